@@ -1,0 +1,1 @@
+//! Document conversion (placeholder until written).

@@ -1,0 +1,7 @@
+//! faxserver's engine.
+//!
+//! Owns fax sessions over SpanDSP, and will own calls, T.38 and retry policy, routing, the
+//! durable queue, the tracker and notification. `documents` turns uploads into fax pages and
+//! received pages into PDF.
+
+pub mod documents;

@@ -1,0 +1,3 @@
+//! faxserver: the command-line entry point.
+
+fn main() {}
