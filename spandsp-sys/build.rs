@@ -3,7 +3,8 @@
 use std::env;
 use std::path::PathBuf;
 
-const MISSING: &str = "libspandsp 0.0.6 was not found by pkg-config. On Debian 12 install it with:\n    \
+const MISSING: &str =
+    "libspandsp 0.0.6 was not found by pkg-config. On Debian 12 install it with:\n    \
      apt-get install -y libspandsp-dev libtiff-dev libclang-dev pkg-config\n\
      (libtiff-dev is needed because <spandsp.h> includes <tiffio.h>; libclang-dev for bindgen).";
 
@@ -38,9 +39,7 @@ fn main() {
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         // Only what faxserver calls: the library also declares ~38 symbols that live in the
         // unshipped spandsp-sim library, which would fail at link time if bound and used.
-        .allowlist_function(
-            "(fax|t30|t38|span_log|span_set|g711|modem_connect_tones|faxsrv)_.*",
-        )
+        .allowlist_function("(fax|t30|t38|span_log|span_set|g711|modem_connect_tones|faxsrv)_.*")
         .allowlist_type("(t30|t38|fax|logging|g711|modem_connect_tones|faxsrv)_.*")
         .allowlist_var("(T30|T38|SPAN_LOG|G711|T4|MODEM_CONNECT_TONES)_.*")
         .blocklist_function("fax_modems_.*")

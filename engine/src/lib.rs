@@ -5,3 +5,4 @@
 //! received pages into PDF.
 
 pub mod documents;
+pub mod loopback;

@@ -1,6 +1,7 @@
 /* faxserver's C shim over libspandsp 0.0.6 and libtiff: what bindgen cannot bind. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <tiffio.h>
 #include "shim.h"
 
@@ -29,4 +30,50 @@ void faxsrv_set_tiff_message_handler(faxsrv_tiff_message_fn handler)
     tiff_message_handler = handler;
     TIFFSetErrorHandler(tiff_error);
     TIFFSetWarningHandler(tiff_warning);
+}
+
+int faxsrv_tiff_page_info(const char *path, int page, faxsrv_tiff_page_t *info)
+{
+    TIFF *tif;
+    tstrip_t strip;
+    tstrip_t strips;
+    tmsize_t size;
+    tdata_t buf;
+
+    memset(info, 0, sizeof(*info));
+    if ((tif = TIFFOpen(path, "r")) == NULL)
+        return -1;
+    if (!TIFFSetDirectory(tif, (tdir_t) page))
+    {
+        TIFFClose(tif);
+        return -2;
+    }
+    TIFFGetFieldDefaulted(tif, TIFFTAG_IMAGEWIDTH, &info->width);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_IMAGELENGTH, &info->length);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &info->bits_per_sample);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &info->samples_per_pixel);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &info->compression);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_RESOLUTIONUNIT, &info->resolution_unit);
+    if (!TIFFGetField(tif, TIFFTAG_XRESOLUTION, &info->x_resolution))
+        info->x_resolution = 0.0f;
+    if (!TIFFGetField(tif, TIFFTAG_YRESOLUTION, &info->y_resolution))
+        info->y_resolution = 0.0f;
+    info->decodes = 0;
+    size = TIFFStripSize(tif);
+    if (size > 0 && (buf = _TIFFmalloc(size)) != NULL)
+    {
+        info->decodes = 1;
+        strips = TIFFNumberOfStrips(tif);
+        for (strip = 0;  strip < strips;  strip++)
+        {
+            if (TIFFReadEncodedStrip(tif, strip, buf, size) < 0)
+            {
+                info->decodes = 0;
+                break;
+            }
+        }
+        _TIFFfree(buf);
+    }
+    TIFFClose(tif);
+    return 0;
 }

@@ -16,4 +16,21 @@ int16_t faxsrv_ulaw_to_linear(uint8_t ulaw);
 typedef void (*faxsrv_tiff_message_fn)(int is_error, const char *module, const char *message);
 void faxsrv_set_tiff_message_handler(faxsrv_tiff_message_fn handler);
 
+/* One page of a TIFF as libtiff reads it, for checking a file before a call uses it. */
+typedef struct faxsrv_tiff_page_s {
+    uint32_t width;
+    uint32_t length;
+    uint16_t bits_per_sample;
+    uint16_t samples_per_pixel;
+    uint16_t compression;
+    uint16_t resolution_unit; /* 1 none, 2 inch, 3 centimetre */
+    float x_resolution;
+    float y_resolution;
+    int decodes; /* 1 when every strip decoded without a libtiff error */
+} faxsrv_tiff_page_t;
+
+/* Reads page `page` (0-based) of `path`. Returns 0, -1 when the file cannot be opened as a
+ * TIFF, or -2 when it has no such page. Decoding every strip catches corrupt image data. */
+int faxsrv_tiff_page_info(const char *path, int page, faxsrv_tiff_page_t *info);
+
 #endif

@@ -8,7 +8,12 @@
 //! Anonymous C enums come out as constants of generated alias types whose numbering can shift
 //! between versions: cast them `as c_int` at call sites and never name the aliases.
 
-#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, missing_docs)]
+#![allow(
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    missing_docs
+)]
 #![allow(clippy::all, clippy::undocumented_unsafe_blocks)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

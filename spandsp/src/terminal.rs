@@ -1,0 +1,140 @@
+//! An audio fax terminal: T.30 over the V.21/V.27ter/V.29/V.17 modems (SpanDSP `fax_state_t`).
+
+use std::os::raw::c_int;
+
+use spandsp_sys as sys;
+
+use crate::events::{FaxEvent, FaxResult};
+use crate::shared::{install_t30_handlers, stats_of, Shared};
+use crate::t30::{self, T30Strings};
+use crate::{Direction, Error, PageResult, Role, T30Config, TICK_SAMPLES};
+
+/// A fax terminal that sends or receives a document over 8 kHz linear audio.
+///
+/// Step it every 20 ms with [`FaxTerminal::rx`] (or [`FaxTerminal::rx_fillin`] for lost
+/// audio) and [`FaxTerminal::tx`], whether or not audio arrived: receiving is what advances
+/// the T.30 timers, and transmitting is what moves its send state machine.
+#[derive(Debug)]
+pub struct FaxTerminal {
+    state: *mut sys::fax_state_t,
+    t30: *mut sys::t30_state_t,
+    shared: Box<Shared>,
+    _strings: T30Strings,
+    scratch: Vec<i16>,
+    terminated: bool,
+}
+
+// SAFETY: the SpanDSP state is only reachable through this wrapper, which owns it; SpanDSP
+// keeps no thread-affine resources (no TLS, no locks), so moving it between threads is fine.
+// It is not `Sync`: SpanDSP has no locking, and `&self` methods would race on it.
+unsafe impl Send for FaxTerminal {}
+
+impl FaxTerminal {
+    /// Creates a terminal; a TIFF to send is checked first, so a bad file fails here.
+    pub fn new(role: Role, direction: Direction, config: &T30Config) -> Result<Self, Error> {
+        t30::validate(config, &direction)?;
+        crate::log::install();
+        let sending = matches!(direction, Direction::Send { .. });
+        // SAFETY: fax_init(NULL, …) allocates a new state or returns NULL.
+        let state = unsafe { sys::fax_init(std::ptr::null_mut(), role.is_calling()) };
+        if state.is_null() {
+            return Err(Error::InitFailed("audio fax terminal"));
+        }
+        // SAFETY: `state` is valid; the T.30 engine lives inside it.
+        let t30 = unsafe { sys::fax_get_t30_state(state) };
+        let mut terminal = FaxTerminal {
+            state,
+            t30,
+            shared: Shared::new(sending),
+            _strings: T30Strings {
+                log_tag: Default::default(),
+            },
+            scratch: vec![0; TICK_SAMPLES],
+            terminated: false,
+        };
+        let user_data = terminal.shared.as_user_data();
+        // SAFETY: `t30` is valid; `shared` is boxed, so moving `terminal` does not move it and
+        // `user_data` stays valid until the state is freed in `Drop`.
+        terminal._strings = unsafe {
+            install_t30_handlers(t30, user_data);
+            let strings = t30::apply(t30, config, &direction)?;
+            let log = sys::fax_get_logging_state(state);
+            crate::log::configure(log, config.log_level, &strings.log_tag);
+            strings
+        };
+        Ok(terminal)
+    }
+
+    /// Feeds received audio; advances T.30 time by `audio.len()` samples.
+    pub fn rx(&mut self, audio: &[i16]) {
+        // fax_rx modifies its input in place (DC restore), so it gets a private copy.
+        self.scratch.clear();
+        self.scratch.extend_from_slice(audio);
+        let len = c_int::try_from(self.scratch.len()).unwrap_or(c_int::MAX);
+        // SAFETY: `state` is valid; the buffer holds `len` writable samples.
+        unsafe { sys::fax_rx(self.state, self.scratch.as_mut_ptr(), len) };
+        self.shared.elapsed_samples += audio.len() as u64;
+    }
+
+    /// Stands in for `samples` of lost audio; advances T.30 time like [`FaxTerminal::rx`].
+    pub fn rx_fillin(&mut self, samples: usize) {
+        let len = c_int::try_from(samples).unwrap_or(c_int::MAX);
+        // SAFETY: `state` is valid.
+        unsafe { sys::fax_rx_fillin(self.state, len) };
+        self.shared.elapsed_samples += samples as u64;
+    }
+
+    /// Fills `out` with audio to send, padding with silence; returns the samples generated.
+    pub fn tx(&mut self, out: &mut [i16]) -> usize {
+        let len = c_int::try_from(out.len()).unwrap_or(c_int::MAX);
+        // SAFETY: `state` is valid; `out` holds `len` writable samples.
+        let produced = unsafe { sys::fax_tx(self.state, out.as_mut_ptr(), len) };
+        let produced = usize::try_from(produced).unwrap_or(0).min(out.len());
+        out[produced..].fill(0);
+        produced
+    }
+
+    /// The next event (negotiation, page, end of call), if any.
+    pub fn poll_event(&mut self) -> Option<FaxEvent> {
+        self.shared.events.pop_front()
+    }
+
+    /// The final result once the session has ended.
+    pub fn result(&self) -> Option<&FaxResult> {
+        self.shared.result.as_ref()
+    }
+
+    /// True once phase E has run.
+    pub fn is_finished(&self) -> bool {
+        self.shared.result.is_some()
+    }
+
+    /// Current statistics (pages so far, rate, ECM, resolution).
+    pub fn stats(&self) -> PageResult {
+        // SAFETY: `t30` is valid while the state lives.
+        unsafe { stats_of(self.t30, self.shared.sending) }
+    }
+
+    /// Samples fed so far (8 kHz).
+    pub fn elapsed_samples(&self) -> u64 {
+        self.shared.elapsed_samples
+    }
+
+    /// Ends the session now (hangup, BYE): phase E runs, with code 49 if T.30 had not finished.
+    pub fn terminate(&mut self) {
+        if !self.terminated {
+            self.terminated = true;
+            // SAFETY: `t30` is valid, and this is not called from inside a SpanDSP callback.
+            unsafe { sys::t30_terminate(self.t30) };
+        }
+    }
+}
+
+impl Drop for FaxTerminal {
+    fn drop(&mut self) {
+        // Terminate first so the TIFF is closed through T.30's normal path and phase E runs.
+        self.terminate();
+        // SAFETY: `state` came from fax_init and is freed exactly once, outside any callback.
+        unsafe { sys::fax_free(self.state) };
+    }
+}
