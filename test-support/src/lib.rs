@@ -1,4 +1,32 @@
-//! Shared test helpers for faxserver: locating third-party test data in `../shared/testdata`.
+//! Shared test helpers for faxserver: locating third-party test data in `../shared/testdata`,
+//! and writing small TIFFs with exact properties for tests of what must be refused.
 //!
 //! It will grow the manual clock, the seeded lossy link, SIP message builders, a pcap reader
 //! and scripted peers as the media and SIP layers land.
+
+mod tiff;
+
+pub use tiff::{write_bilevel_tiff, TiffSpec};
+
+use std::path::PathBuf;
+
+/// The `shared/testdata` directory beside the checkout (`../shared/testdata` from the root).
+///
+/// Panics with a clear message when it is missing, because every data-driven test needs it.
+pub fn testdata_dir() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("..").join("shared").join("testdata");
+    assert!(
+        dir.is_dir(),
+        "test data not found at {}: the checkout must sit beside shared/ (see README)",
+        dir.display()
+    );
+    dir
+}
+
+/// A file in `shared/testdata/fax-images`.
+pub fn fax_image(name: &str) -> PathBuf {
+    let path = testdata_dir().join("fax-images").join(name);
+    assert!(path.is_file(), "missing test image {}", path.display());
+    path
+}
