@@ -1,3 +1,74 @@
-//! faxserver: the command-line entry point.
+//! faxserver: the command-line entry point. Thin: parses arguments, sets up logging, and hands
+//! off to the engine.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Multi-tenant Fax-over-IP server: SIP, T.38 and G.711 with SpanDSP in one process.
+#[derive(Debug, Parser)]
+#[command(name = "faxserver", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Send a test chart through every fax mode back to back, in process, and check each page.
+    Selftest {
+        /// Send this document (PDF, TIFF, PNG, JPEG) instead of the built-in chart.
+        #[arg(long)]
+        document: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("faxserver: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Selftest { document } => selftest(document),
+    }
+}
+
+fn selftest(document: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use engine::selftest::{all_modes, prepare_document, run_mode};
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let bytes = match &document {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
+        None => None,
+    };
+    let send = prepare_document(dir.path(), bytes.as_deref())?;
+    println!(
+        "faxserver selftest: {} through every mode, back to back in process",
+        document.as_ref().map_or("the built-in test chart".to_owned(), |p| p.display().to_string())
+    );
+    let mut failures = 0;
+    for mode in all_modes() {
+        let line = run_mode(dir.path(), &send, &mode);
+        failures += usize::from(line.failure.is_some());
+        println!("{line}");
+    }
+    if failures == 0 {
+        println!("all modes passed");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{failures} mode(s) failed");
+        Ok(ExitCode::FAILURE)
+    }
+}

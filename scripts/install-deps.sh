@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what faxserver needs to build and test on Debian 12, and nothing that is already
+# there: safe to run any number of times.
+set -euo pipefail
+
+packages=(
+    build-essential pkg-config
+    libspandsp-dev libtiff-dev libclang-dev   # SpanDSP, its headers' libtiff, bindgen's libclang
+    libtiff-tools                             # tiffinfo/tiffcp: independent checks in tests
+    ghostscript poppler-utils                 # PDF rendering, and rendering PDFs back in tests
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]})); then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    echo "installing: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    else
+        echo "Rust is missing: installing it with rustup (https://rustup.rs)"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal \
+            --component rustfmt,clippy
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+fi
