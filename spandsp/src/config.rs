@@ -41,6 +41,8 @@ pub enum Direction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Modems(u32);
 
+// Casts stay although bindgen's aliases are u32 today: their type is not part of the API.
+#[allow(clippy::unnecessary_cast)]
 impl Modems {
     /// V.27ter, 2400 and 4800 bit/s.
     pub const V27TER: Modems = Modems(sys::T30_SUPPORT_V27TER as u32);
@@ -80,6 +82,7 @@ impl Modems {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compressions(u32);
 
+#[allow(clippy::unnecessary_cast)]
 impl Compressions {
     /// T.4 one-dimensional (Modified Huffman).
     pub const T4_1D: Compressions = Compressions(sys::T30_SUPPORT_T4_1D_COMPRESSION as u32);
