@@ -1,11 +1,13 @@
 //! Shared test helpers for faxserver: locating third-party test data in `../shared/testdata`,
 //! and writing small TIFFs with exact properties for tests of what must be refused.
 //!
-//! It will grow the manual clock, the seeded lossy link, SIP message builders, a pcap reader
-//! and scripted peers as the media and SIP layers land.
+//! Also a manual clock and a seeded lossy link for media tests in simulated time; SIP message
+//! builders, a pcap reader and scripted peers come as the SIP layer lands.
 
+mod link;
 mod tiff;
 
+pub use link::{LinkProfile, LinkStats, Loss, LossyLink, ManualClock, SeededRng};
 pub use tiff::{write_bilevel_tiff, TiffSpec};
 
 use std::path::PathBuf;
