@@ -1,5 +1,18 @@
 //! Fax media transport for faxserver.
 //!
-//! This crate will own RTP (RFC 3550) with RFC 4733 fax tone events, G.711 µ-law and A-law,
-//! UDPTL (ITU-T T.38 annex) with redundancy and FEC, the fax playout buffer, the media port
-//! pool and the thin socket shells around these sans-IO cores.
+//! Sans-IO cores, each fed packets and the current time and returning what to send or play:
+//! - [`rtp`]: RTP (RFC 3550) packets, with RFC 4733/4734 telephone events ([`rtp_event`]).
+//! - [`g711`]: G.711 µ-law and A-law.
+//! - [`playout`]: the fixed-depth playout buffer that turns RTP into 20 ms fax audio frames.
+//! - [`udptl`]: UDPTL (ITU-T T.38 annex) with redundancy and FEC.
+//!
+//! The socket shells and the media port pool wrap these cores.
+
+mod error;
+pub mod g711;
+pub mod playout;
+pub mod rtp;
+pub mod rtp_event;
+pub mod udptl;
+
+pub use error::Error;
