@@ -6,3 +6,4 @@
 
 pub mod documents;
 pub mod loopback;
+pub mod selftest;

@@ -58,8 +58,13 @@ extern "C" fn span_message(level: c_int, text: *const c_char) {
     let text = text_of(text);
     match level & sys::SPAN_LOG_SEVERITY_MASK as c_int {
         l if l <= sys::SPAN_LOG_ERROR as c_int => tracing::error!(target: "spandsp", "{text}"),
-        l if l <= sys::SPAN_LOG_PROTOCOL_WARNING as c_int => {
+        l if l <= sys::SPAN_LOG_PROTOCOL_ERROR as c_int => {
             tracing::warn!(target: "spandsp", "{text}")
+        }
+        // Protocol warnings come with ordinary, successful calls (e.g. "ECM carrier not
+        // found" as the line goes quiet at the end), so they are not operator warnings.
+        l if l <= sys::SPAN_LOG_PROTOCOL_WARNING as c_int => {
+            tracing::info!(target: "spandsp", "{text}")
         }
         l if l <= sys::SPAN_LOG_FLOW_3 as c_int => tracing::debug!(target: "spandsp", "{text}"),
         _ => tracing::trace!(target: "spandsp", "{text}"),
