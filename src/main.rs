@@ -23,12 +23,17 @@ enum Command {
         /// Send this document (PDF, TIFF, PNG, JPEG) instead of the built-in chart.
         #[arg(long)]
         document: Option<PathBuf>,
+        /// Keep the fax TIFF sent and each mode's received document (as PDF) in this directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
@@ -42,25 +47,35 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Selftest { document } => selftest(document),
+        Command::Selftest { document, keep } => selftest(document, keep),
     }
 }
 
-fn selftest(document: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+fn selftest(document: Option<PathBuf>, keep: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     use engine::selftest::{all_modes, prepare_document, run_mode};
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let bytes = match &document {
-        Some(path) => Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
         None => None,
     };
     let send = prepare_document(dir.path(), bytes.as_deref())?;
+    if let Some(keep) = &keep {
+        std::fs::create_dir_all(keep).with_context(|| format!("creating {}", keep.display()))?;
+        std::fs::copy(&send, keep.join("sent.tif")).context("keeping the sent TIFF")?;
+    }
     println!(
         "faxserver selftest: {} through every mode, back to back in process",
-        document.as_ref().map_or("the built-in test chart".to_owned(), |p| p.display().to_string())
+        document
+            .as_ref()
+            .map_or("the built-in test chart".to_owned(), |p| p
+                .display()
+                .to_string())
     );
     let mut failures = 0;
     for mode in all_modes() {
-        let line = run_mode(dir.path(), &send, &mode);
+        let line = run_mode(dir.path(), &send, &mode, keep.as_deref());
         failures += usize::from(line.failure.is_some());
         println!("{line}");
     }

@@ -12,7 +12,9 @@ use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 use spandsp::g711::Law;
 use spandsp::{Modems, T38Config};
 
-use crate::documents::{read_tiff_pages, to_fax_tiff, ConvertOptions, DocumentError};
+use crate::documents::{
+    fax_tiff_to_pdf, read_tiff_pages, to_fax_tiff, ConvertOptions, DocumentError,
+};
 use crate::loopback::{run, LoopbackSpec, Media};
 
 /// One mode of the self-test.
@@ -122,7 +124,10 @@ pub enum SelftestError {
 }
 
 /// Converts `document` (or the built-in chart) to fax TIFF-F in `dir`; returns its path.
-pub fn prepare_document(dir: &Path, document: Option<&[u8]>) -> Result<std::path::PathBuf, SelftestError> {
+pub fn prepare_document(
+    dir: &Path,
+    document: Option<&[u8]>,
+) -> Result<std::path::PathBuf, SelftestError> {
     let pdf;
     let input = match document {
         Some(bytes) => bytes,
@@ -137,15 +142,19 @@ pub fn prepare_document(dir: &Path, document: Option<&[u8]>) -> Result<std::path
     Ok(path)
 }
 
-/// Runs one mode with the document at `send` and checks every page's pixels.
-pub fn run_mode(dir: &Path, send: &Path, mode: &SelftestMode) -> SelftestLine {
+/// Runs one mode with the document at `send` and checks every page's pixels; with `keep`,
+/// the received document is also written there as a PDF (named after the mode).
+pub fn run_mode(dir: &Path, send: &Path, mode: &SelftestMode, keep: Option<&Path>) -> SelftestLine {
     let started = Instant::now();
     let receive = dir.join("selftest-received.tif");
     let mut spec = LoopbackSpec::new(mode.sender, mode.receiver, send.to_owned(), receive.clone());
     spec.sender_t30.ecm = mode.ecm;
     spec.receiver_t30.ecm = mode.ecm;
     spec.sender_t30.modems = Modems::up_to(mode.max_rate);
-    spec.t38 = T38Config { version: mode.t38_version, ..T38Config::default() };
+    spec.t38 = T38Config {
+        version: mode.t38_version,
+        ..T38Config::default()
+    };
     let mut line = SelftestLine {
         mode: mode.label(),
         pages: 0,
@@ -171,11 +180,35 @@ pub fn run_mode(dir: &Path, send: &Path, mode: &SelftestMode) -> SelftestLine {
             } else {
                 compare_pages(send, &receive).err()
             };
+            if let (Some(keep), None) = (keep, &line.failure) {
+                line.failure = keep_as_pdf(&receive, keep, mode).err();
+            }
         }
     }
     line.wall = started.elapsed();
     let _ = std::fs::remove_file(&receive);
     line
+}
+
+/// Writes the received TIFF-F as a PDF into `keep`, named after the mode, rate and ECM.
+fn keep_as_pdf(received: &Path, keep: &Path, mode: &SelftestMode) -> Result<(), String> {
+    let label = format!(
+        "{} {} ecm {}",
+        mode.label().replace('µ', "u"),
+        mode.max_rate,
+        if mode.ecm { "on" } else { "off" }
+    );
+    let mut name = String::new();
+    for c in label.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' };
+        if !(c == '-' && name.ends_with('-')) {
+            name.push(c);
+        }
+    }
+    let tiff = std::fs::read(received).map_err(|e| e.to_string())?;
+    let pdf = fax_tiff_to_pdf(&tiff).map_err(|e| format!("received TIFF to PDF: {e}"))?;
+    let path = keep.join(format!("received-{name}.pdf"));
+    std::fs::write(&path, pdf).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Checks that `received` holds exactly the pages and pixels of `sent`.
@@ -186,7 +219,11 @@ fn compare_pages(sent: &Path, received: &Path) -> Result<(), String> {
     };
     let (sent, received) = (read(sent)?, read(received)?);
     if sent.len() != received.len() {
-        return Err(format!("{} pages sent, {} received", sent.len(), received.len()));
+        return Err(format!(
+            "{} pages sent, {} received",
+            sent.len(),
+            received.len()
+        ));
     }
     for (i, (s, r)) in sent.iter().zip(&received).enumerate() {
         if s.bitmap.width != r.bitmap.width || s.bitmap.height != r.bitmap.height {
@@ -207,7 +244,9 @@ pub fn test_chart_pdf() -> Vec<u8> {
     let font = Ref::new(3);
     let pages = [(Ref::new(10), Ref::new(11)), (Ref::new(20), Ref::new(21))];
     pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree).kids(pages.iter().map(|p| p.0)).count(pages.len() as i32);
+    pdf.pages(tree)
+        .kids(pages.iter().map(|p| p.0))
+        .count(pages.len() as i32);
     pdf.type1_font(font).base_font(Name(b"Helvetica"));
     for (number, (page_id, content_id)) in pages.iter().enumerate() {
         let mut page = pdf.page(*page_id);
@@ -246,7 +285,10 @@ pub fn test_chart_pdf() -> Vec<u8> {
         content.set_line_width(0.5);
         for k in 0..20 {
             let offset = 300.0 + k as f32 * 6.0;
-            content.move_to(offset, 420.0).line_to(offset, 540.0).stroke();
+            content
+                .move_to(offset, 420.0)
+                .line_to(offset, 540.0)
+                .stroke();
         }
         pdf.stream(*content_id, &content.finish());
     }
