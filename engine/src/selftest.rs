@@ -200,7 +200,11 @@ fn keep_as_pdf(received: &Path, keep: &Path, mode: &SelftestMode) -> Result<(), 
     );
     let mut name = String::new();
     for c in label.chars() {
-        let c = if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' };
+        let c = if c.is_ascii_alphanumeric() || c == '.' {
+            c
+        } else {
+            '-'
+        };
         if !(c == '-' && name.ends_with('-')) {
             name.push(c);
         }

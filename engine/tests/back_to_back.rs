@@ -104,14 +104,21 @@ fn run_case(case: Case) -> LoopbackOutcome {
     assert_eq!(outcome.sender.remote_ident, "+1 555 0199");
     assert_eq!(outcome.receiver.remote_ident, "+1 555 0100");
     assert!(outcome.sender.negotiations >= 1 && outcome.receiver.negotiations >= 1);
-    assert_eq!(outcome.receiver_pages.len(), 4, "one phase-D report per page");
+    assert_eq!(
+        outcome.receiver_pages.len(),
+        4,
+        "one phase-D report per page"
+    );
     assert!(outcome
         .receiver_pages
         .iter()
         .all(|p| p.resolution.name() == "fine"));
     assert!(outcome.receiver_pages.iter().all(|p| p.bad_rows == 0));
     if let Some(gateway) = &outcome.gateway {
-        assert_eq!(gateway.pages, 4, "gateway counted the pages from T.30 frames");
+        assert_eq!(
+            gateway.pages, 4,
+            "gateway counted the pages from T.30 frames"
+        );
         assert!(gateway.disconnected, "gateway saw DCN");
     }
     assert_same_pixels(&send, &receive);
@@ -184,14 +191,21 @@ fn a_receiver_that_hangs_up_mid_page_gives_partial_counts_and_a_reason() {
     assert_eq!(outcome.receiver.code, CompletionCode::CALL_DROPPED);
     assert_eq!(outcome.receiver.code.text(), "The call dropped prematurely");
     let received = outcome.receiver.stats.pages_transferred;
-    assert!((1..4).contains(&received), "partial page count, got {received}");
+    assert!(
+        (1..4).contains(&received),
+        "partial page count, got {received}"
+    );
     assert_eq!(
         pages_of(&receive).len() as u32,
         received,
         "complete pages kept in the file"
     );
 
-    assert!(!outcome.sender.code.is_ok(), "sender fails: {}", outcome.sender.code);
+    assert!(
+        !outcome.sender.code.is_ok(),
+        "sender fails: {}",
+        outcome.sender.code
+    );
     assert_ne!(outcome.sender.code.text(), "???");
     assert!(outcome.sender.stats.pages_transferred <= received);
     assert_eq!(outcome.sender.stats.pages_total, 4);
@@ -215,7 +229,10 @@ fn the_header_line_is_added_above_each_page() {
         assert!(extra > 0 && extra <= 64, "a header band of {extra} rows");
         let stride = s.bitmap.data.len() / s.bitmap.height as usize;
         let header_band = &r.bitmap.data[..extra as usize * stride];
-        assert!(header_band.iter().any(|&b| b != 0), "the header band has text");
+        assert!(
+            header_band.iter().any(|&b| b != 0),
+            "the header band has text"
+        );
         assert_eq!(
             &r.bitmap.data[extra as usize * stride..],
             &s.bitmap.data[..],

@@ -5,9 +5,11 @@
 //! builders, a pcap reader and scripted peers come as the SIP layer lands.
 
 mod link;
+mod pcap;
 mod tiff;
 
 pub use link::{LinkProfile, LinkStats, Loss, LossyLink, ManualClock, SeededRng};
+pub use pcap::{parse_pcap, read_pcap_file, Pcap, PcapError, PcapRecord, UdpDatagram};
 pub use tiff::{write_bilevel_tiff, TiffSpec};
 
 use std::path::PathBuf;
