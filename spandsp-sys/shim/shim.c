@@ -32,22 +32,20 @@ void faxsrv_set_tiff_message_handler(faxsrv_tiff_message_fn handler)
     TIFFSetWarningHandler(tiff_warning);
 }
 
-int faxsrv_tiff_page_info(const char *path, int page, faxsrv_tiff_page_t *info)
+void *faxsrv_tiff_open(const char *path)
 {
-    TIFF *tif;
+    return TIFFOpen(path, "r");
+}
+
+void faxsrv_tiff_read_page(void *tiff, int decode, faxsrv_tiff_page_t *info)
+{
+    TIFF *tif = (TIFF *) tiff;
     tstrip_t strip;
     tstrip_t strips;
     tmsize_t size;
     tdata_t buf;
 
     memset(info, 0, sizeof(*info));
-    if ((tif = TIFFOpen(path, "r")) == NULL)
-        return -1;
-    if (!TIFFSetDirectory(tif, (tdir_t) page))
-    {
-        TIFFClose(tif);
-        return -2;
-    }
     TIFFGetFieldDefaulted(tif, TIFFTAG_IMAGEWIDTH, &info->width);
     TIFFGetFieldDefaulted(tif, TIFFTAG_IMAGELENGTH, &info->length);
     TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &info->bits_per_sample);
@@ -58,22 +56,32 @@ int faxsrv_tiff_page_info(const char *path, int page, faxsrv_tiff_page_t *info)
         info->x_resolution = 0.0f;
     if (!TIFFGetField(tif, TIFFTAG_YRESOLUTION, &info->y_resolution))
         info->y_resolution = 0.0f;
+    info->decodes = 1;
+    if (!decode)
+        return;
     info->decodes = 0;
     size = TIFFStripSize(tif);
-    if (size > 0 && (buf = _TIFFmalloc(size)) != NULL)
+    if (size <= 0 || (buf = _TIFFmalloc(size)) == NULL)
+        return;
+    info->decodes = 1;
+    strips = TIFFNumberOfStrips(tif);
+    for (strip = 0;  strip < strips;  strip++)
     {
-        info->decodes = 1;
-        strips = TIFFNumberOfStrips(tif);
-        for (strip = 0;  strip < strips;  strip++)
+        if (TIFFReadEncodedStrip(tif, strip, buf, size) < 0)
         {
-            if (TIFFReadEncodedStrip(tif, strip, buf, size) < 0)
-            {
-                info->decodes = 0;
-                break;
-            }
+            info->decodes = 0;
+            break;
         }
-        _TIFFfree(buf);
     }
-    TIFFClose(tif);
-    return 0;
+    _TIFFfree(buf);
+}
+
+int faxsrv_tiff_next_page(void *tiff)
+{
+    return TIFFReadDirectory((TIFF *) tiff);
+}
+
+void faxsrv_tiff_close(void *tiff)
+{
+    TIFFClose((TIFF *) tiff);
 }

@@ -29,8 +29,13 @@ typedef struct faxsrv_tiff_page_s {
     int decodes; /* 1 when every strip decoded without a libtiff error */
 } faxsrv_tiff_page_t;
 
-/* Reads page `page` (0-based) of `path`. Returns 0, -1 when the file cannot be opened as a
- * TIFF, or -2 when it has no such page. Decoding every strip catches corrupt image data. */
-int faxsrv_tiff_page_info(const char *path, int page, faxsrv_tiff_page_t *info);
+/* Walks the pages of a TIFF with one open file. `faxsrv_tiff_open` returns NULL when the file
+ * cannot be opened as a TIFF. `faxsrv_tiff_read_page` describes the current page, decoding
+ * every strip only when `decode` is nonzero (that catches corrupt image data, at a cost of
+ * milliseconds per page). `faxsrv_tiff_next_page` moves on and returns 0 after the last. */
+void *faxsrv_tiff_open(const char *path);
+void faxsrv_tiff_read_page(void *tiff, int decode, faxsrv_tiff_page_t *info);
+int faxsrv_tiff_next_page(void *tiff);
+void faxsrv_tiff_close(void *tiff);
 
 #endif

@@ -167,7 +167,6 @@ pub struct T38Gateway {
     shared: Box<Shared>,
     tracker: Box<FrameTracker>,
     _log_tag: CString,
-    scratch: Vec<i16>,
 }
 
 // SAFETY: the SpanDSP state is only reachable through this wrapper, which owns it; SpanDSP
@@ -214,18 +213,21 @@ impl T38Gateway {
             shared,
             tracker,
             _log_tag: log_tag,
-            scratch: vec![0; TICK_SAMPLES],
         })
     }
 
     /// Feeds audio from the audio leg; advances the gateway's time by `audio.len()` samples.
     pub fn rx_audio(&mut self, audio: &[i16]) {
         // t38_gateway_rx modifies its input in place, so it gets a private copy.
-        self.scratch.clear();
-        self.scratch.extend_from_slice(audio);
-        let len = c_int::try_from(self.scratch.len()).unwrap_or(c_int::MAX);
-        // SAFETY: `state` is valid; the buffer holds `len` writable samples.
-        unsafe { sys::t38_gateway_rx(self.state, self.scratch.as_mut_ptr(), len) };
+        // The copy lives on the stack: a per-instance heap buffer is cold by the next tick
+        // when a server steps hundreds of channels in turn.
+        let mut scratch = [0i16; TICK_SAMPLES];
+        for chunk in audio.chunks(TICK_SAMPLES) {
+            let buf = &mut scratch[..chunk.len()];
+            buf.copy_from_slice(chunk);
+            // SAFETY: `state` is valid; `buf` holds `chunk.len()` (≤ 160) writable samples.
+            unsafe { sys::t38_gateway_rx(self.state, buf.as_mut_ptr(), buf.len() as c_int) };
+        }
         self.shared.elapsed_samples += audio.len() as u64;
     }
 

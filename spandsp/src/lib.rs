@@ -30,7 +30,7 @@ pub use events::{CompletionCode, FaxEvent, FaxResult, PageResult, Resolution};
 pub use gateway::{GatewayConfig, GatewayEvent, GatewayResult, T38Gateway};
 pub use t38_terminal::{OutgoingIfp, T38Terminal};
 pub use terminal::FaxTerminal;
-pub use tiff_check::{check_send_tiff, TiffSummary};
+pub use tiff_check::{check_send_tiff, inspect_send_tiff, TiffCheck, TiffSummary};
 
 /// Samples per second of every SpanDSP audio stream.
 pub const SAMPLE_RATE: u32 = 8000;

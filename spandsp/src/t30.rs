@@ -6,7 +6,7 @@ use std::os::raw::c_int;
 use spandsp_sys as sys;
 
 use crate::ffi_util::path_to_cstring;
-use crate::tiff_check::check_send_tiff;
+use crate::tiff_check::{inspect_send_tiff, TiffCheck};
 use crate::{Direction, Error, T30Config};
 
 /// `T4_COMPRESSION_ITU_T6` from `<spandsp/t4_rx.h>` (a typedef'd enum bindgen leaves out).
@@ -24,7 +24,9 @@ pub(crate) fn validate(config: &T30Config, direction: &Direction) -> Result<(), 
     config.validate()?;
     match direction {
         Direction::Send { tiff } => {
-            check_send_tiff(tiff)?;
+            // Headers only: a full decode costs milliseconds per page on every attempt, and
+            // documents are fully checked once, when they are accepted.
+            inspect_send_tiff(tiff, TiffCheck::Headers)?;
         }
         Direction::Receive { tiff } => {
             path_to_cstring(tiff)?;

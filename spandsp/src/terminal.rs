@@ -20,7 +20,6 @@ pub struct FaxTerminal {
     t30: *mut sys::t30_state_t,
     shared: Box<Shared>,
     _strings: T30Strings,
-    scratch: Vec<i16>,
     terminated: bool,
 }
 
@@ -49,7 +48,6 @@ impl FaxTerminal {
             _strings: T30Strings {
                 log_tag: Default::default(),
             },
-            scratch: vec![0; TICK_SAMPLES],
             terminated: false,
         };
         let user_data = terminal.shared.as_user_data();
@@ -68,11 +66,15 @@ impl FaxTerminal {
     /// Feeds received audio; advances T.30 time by `audio.len()` samples.
     pub fn rx(&mut self, audio: &[i16]) {
         // fax_rx modifies its input in place (DC restore), so it gets a private copy.
-        self.scratch.clear();
-        self.scratch.extend_from_slice(audio);
-        let len = c_int::try_from(self.scratch.len()).unwrap_or(c_int::MAX);
-        // SAFETY: `state` is valid; the buffer holds `len` writable samples.
-        unsafe { sys::fax_rx(self.state, self.scratch.as_mut_ptr(), len) };
+        // The copy lives on the stack: a per-instance heap buffer is cold by the next tick
+        // when a server steps hundreds of channels in turn.
+        let mut scratch = [0i16; TICK_SAMPLES];
+        for chunk in audio.chunks(TICK_SAMPLES) {
+            let buf = &mut scratch[..chunk.len()];
+            buf.copy_from_slice(chunk);
+            // SAFETY: `state` is valid; `buf` holds `chunk.len()` (≤ 160) writable samples.
+            unsafe { sys::fax_rx(self.state, buf.as_mut_ptr(), buf.len() as c_int) };
+        }
         self.shared.elapsed_samples += audio.len() as u64;
     }
 

@@ -13,7 +13,7 @@ use crate::Error;
 /// The fax width SpanDSP sends at 204 dpi (ITU-T T.4, 215 mm).
 const FAX_WIDTH: u32 = 1728;
 /// More pages than any real fax; a guard against looping over a hostile file.
-const MAX_PAGES: u32 = 10_000;
+const MAX_PAGES: usize = 10_000;
 
 /// What a sendable TIFF holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,9 +24,25 @@ pub struct TiffSummary {
     pub y_dpi: Vec<f32>,
 }
 
+/// How thoroughly a TIFF is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TiffCheck {
+    /// Tags only: cheap, for every call attempt of an already accepted document.
+    Headers,
+    /// Tags and every strip decoded: for accepting a document, once.
+    Full,
+}
+
 /// Checks that `path` is a TIFF SpanDSP can send: readable, bilevel, 1728 pixels wide at
-/// 204 dpi, with standard, fine or superfine vertical resolution, on every page.
+/// 204 dpi, with standard, fine or superfine vertical resolution, on every page, and with
+/// image data that decodes. Run it once when a document is accepted.
 pub fn check_send_tiff(path: &Path) -> Result<TiffSummary, Error> {
+    inspect_send_tiff(path, TiffCheck::Full)
+}
+
+/// Checks `path` as [`check_send_tiff`] does, decoding the image data only for
+/// [`TiffCheck::Full`]. Terminals run the cheap [`TiffCheck::Headers`] form before each call.
+pub fn inspect_send_tiff(path: &Path, depth: TiffCheck) -> Result<TiffSummary, Error> {
     let bad = |reason: String| Error::BadTiff {
         path: path.to_owned(),
         reason,
@@ -38,18 +54,13 @@ pub fn check_send_tiff(path: &Path) -> Result<TiffSummary, Error> {
         Err(err) => return Err(bad(err.to_string())),
     }
     crate::log::install();
+    let Some(tiff) = OpenTiff::open(&c_path) else {
+        return Err(bad("not a readable TIFF file".to_owned()));
+    };
     let mut y_dpi = Vec::new();
-    for page in 0..MAX_PAGES {
-        let mut info = sys::faxsrv_tiff_page_t::default();
-        // SAFETY: `c_path` is a valid C string for the call and `info` a valid out-struct.
-        let rc = unsafe { sys::faxsrv_tiff_page_info(c_path.as_ptr(), page as i32, &mut info) };
-        match rc {
-            0 => {}
-            -1 => return Err(bad("not a readable TIFF file".to_owned())),
-            _ if page == 0 => return Err(bad("the TIFF has no pages".to_owned())),
-            _ => break,
-        }
-        let n = page + 1;
+    loop {
+        let n = y_dpi.len() + 1;
+        let info = tiff.read_page(depth == TiffCheck::Full);
         if info.bits_per_sample != 1 || info.samples_per_pixel != 1 {
             return Err(bad(format!(
                 "page {n} is not black and white ({} bits x {} samples per pixel)",
@@ -77,11 +88,44 @@ pub fn check_send_tiff(path: &Path) -> Result<TiffSummary, Error> {
             return Err(bad(format!("page {n} has corrupt image data")));
         }
         y_dpi.push(lines);
+        if y_dpi.len() >= MAX_PAGES || !tiff.next_page() {
+            break;
+        }
     }
     Ok(TiffSummary {
         pages: y_dpi.len() as u32,
         y_dpi,
     })
+}
+
+/// A TIFF opened through libtiff, closed on drop.
+struct OpenTiff(*mut std::os::raw::c_void);
+
+impl OpenTiff {
+    fn open(path: &std::ffi::CStr) -> Option<OpenTiff> {
+        // SAFETY: `path` is a valid C string; the shim returns NULL on failure.
+        let handle = unsafe { sys::faxsrv_tiff_open(path.as_ptr()) };
+        (!handle.is_null()).then_some(OpenTiff(handle))
+    }
+
+    fn read_page(&self, decode: bool) -> sys::faxsrv_tiff_page_t {
+        let mut info = sys::faxsrv_tiff_page_t::default();
+        // SAFETY: the handle is open; `info` is a valid out-struct.
+        unsafe { sys::faxsrv_tiff_read_page(self.0, i32::from(decode), &mut info) };
+        info
+    }
+
+    fn next_page(&self) -> bool {
+        // SAFETY: the handle is open.
+        unsafe { sys::faxsrv_tiff_next_page(self.0) != 0 }
+    }
+}
+
+impl Drop for OpenTiff {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from faxsrv_tiff_open and is closed exactly once.
+        unsafe { sys::faxsrv_tiff_close(self.0) };
+    }
 }
 
 fn dpi(info: &sys::faxsrv_tiff_page_t) -> (f32, f32) {

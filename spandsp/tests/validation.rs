@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use spandsp::{
-    check_send_tiff, CompletionCode, Direction, Error, FaxTerminal, GatewayConfig, Modems, Role,
-    T30Config, T38Config, T38Gateway, T38Terminal,
+    check_send_tiff, inspect_send_tiff, CompletionCode, Direction, Error, FaxTerminal,
+    GatewayConfig, Modems, Role, T30Config, T38Config, T38Gateway, T38Terminal, TiffCheck,
 };
 use test_support::{fax_image, write_bilevel_tiff, TiffSpec};
 
@@ -182,4 +182,27 @@ fn completion_codes_carry_spandsp_text() {
         "The call dropped prematurely"
     );
     assert_eq!(CompletionCode(9999).text(), "???");
+}
+
+#[test]
+fn corrupt_image_data_is_found_by_the_full_check_only() {
+    let mut bytes = write_bilevel_tiff(&fax_spec());
+    // Point the first page's strip past the end of the file: the tags stay valid.
+    let ifd = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    let entries = u16::from_le_bytes([bytes[ifd], bytes[ifd + 1]]) as usize;
+    let strip_offsets = (0..entries)
+        .map(|i| ifd + 2 + 12 * i)
+        .find(|&at| u16::from_le_bytes([bytes[at], bytes[at + 1]]) == 273)
+        .unwrap();
+    bytes[strip_offsets + 8..strip_offsets + 12].copy_from_slice(&0x00F0_0000u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.tif");
+    std::fs::write(&path, bytes).unwrap();
+
+    assert_eq!(
+        reason(check_send_tiff(&path).unwrap_err()),
+        "page 1 has corrupt image data"
+    );
+    let headers = inspect_send_tiff(&path, TiffCheck::Headers).unwrap();
+    assert_eq!(headers.pages, 2, "the cheap per-call check reads tags only");
 }
