@@ -8,6 +8,7 @@ packages=(
     libspandsp-dev libtiff-dev libclang-dev   # SpanDSP, its headers' libtiff, bindgen's libclang
     libtiff-tools                             # tiffinfo/tiffcp: independent checks in tests
     ghostscript poppler-utils                 # PDF rendering, and rendering PDFs back in tests
+    tshark                                    # independent RTP/T.38/T.30 wire decoder in tests
 )
 
 missing=()
@@ -22,7 +23,9 @@ if ((${#missing[@]})); then
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
     echo "installing: ${missing[*]}"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Through env, so that sudo (which resets the environment) passes it on: tshark asks a
+    # debconf question (wireshark-common/install-setuid) whose default, false, is what we want.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -6,13 +6,17 @@
 //! - [`playout`]: the fixed-depth playout buffer that turns RTP into 20 ms fax audio frames.
 //! - [`udptl`]: UDPTL (ITU-T T.38 annex) with redundancy and FEC.
 //!
-//! The socket shells and the media port pool wrap these cores.
+//! Around them:
+//! - [`ports`]: the pool of media UDP port pairs.
+//! - [`socket`]: tokio UDP socket shells with DSCP marking and latching (symmetric media).
 
 mod error;
 pub mod g711;
 pub mod playout;
+pub mod ports;
 pub mod rtp;
 pub mod rtp_event;
+pub mod socket;
 pub mod udptl;
 
 pub use error::Error;

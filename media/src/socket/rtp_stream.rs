@@ -1,0 +1,141 @@
+//! The G.711 RTP stream shell (RFC 3550, RFC 3551 §4.5): a [`MediaSocket`] driving the RTP
+//! sender, receiver, telephone-event receiver (RFC 4733) and playout buffer cores.
+//!
+//! The call task pushes 20 ms of audio and pops 20 ms frames on its media clock, waits on
+//! [`RtpStream::readable`] between ticks, and calls [`RtpStream::drain`] with the arrival
+//! time when it wakes. [`RtpStream::start`] sends one packet of silence at once, so that a far
+//! end or media proxy that latches (see [`super::Latch`]) learns our address before the fax
+//! machine says anything.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::latch::StreamFilter;
+use super::media_socket::MediaSocket;
+use crate::playout::{Frame, PlayoutBuffer, PlayoutStats};
+use crate::rtp::{PayloadMap, Received, ReceiverStats, RtpReceiver, RtpSender, SenderStats};
+use crate::rtp_event::{EventReceiver, ToneEvent};
+
+/// One G.711 audio stream on its own socket.
+#[derive(Debug)]
+pub struct RtpStream {
+    socket: MediaSocket,
+    sender: RtpSender,
+    receiver: RtpReceiver,
+    events: EventReceiver,
+    playout: PlayoutBuffer,
+    silence: Vec<i16>,
+    started: bool,
+}
+
+impl RtpStream {
+    /// A stream over `socket`; its latch filter is set from the receiver's payload types.
+    pub fn new(
+        mut socket: MediaSocket,
+        sender: RtpSender,
+        receiver: RtpReceiver,
+        playout: PlayoutBuffer,
+    ) -> Self {
+        socket.set_filter(StreamFilter::rtp(receiver.payload_map()));
+        let silence = vec![0; sender.samples_per_packet()];
+        RtpStream {
+            socket,
+            sender,
+            receiver,
+            events: EventReceiver::new(),
+            playout,
+            silence,
+            started: false,
+        }
+    }
+
+    /// Media starts: sends one packet of silence (once) so that the far end can latch on us.
+    pub fn start(&mut self) -> io::Result<()> {
+        if !self.started {
+            self.started = true;
+            self.sender.push_audio(&self.silence);
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Packetises outgoing audio and sends every full packet; returns how many were sent.
+    pub fn send_audio(&mut self, samples: &[i16]) -> io::Result<usize> {
+        self.started = true;
+        self.sender.push_audio(samples);
+        self.flush()
+    }
+
+    fn flush(&mut self) -> io::Result<usize> {
+        let mut sent = 0;
+        while let Some(datagram) = self.sender.poll_transmit() {
+            sent += usize::from(self.socket.send(&datagram)?);
+        }
+        Ok(sent)
+    }
+
+    /// Waits until datagrams may be ready for [`RtpStream::drain`].
+    pub async fn readable(&self) -> io::Result<()> {
+        self.socket.readable().await
+    }
+
+    /// Hands every queued datagram to the cores as arriving at `now`; returns how many.
+    pub fn drain(&mut self, now: Instant) -> io::Result<usize> {
+        let mut n = 0;
+        while let Some(datagram) = self.socket.try_recv()? {
+            n += 1;
+            match self.receiver.receive(datagram.data) {
+                Ok(Received::Audio(audio)) => {
+                    self.playout.push(now, &audio);
+                }
+                Ok(Received::Event(event)) => {
+                    // Malformed events are counted by the event receiver.
+                    let _ = self.events.handle_packet(&event);
+                }
+                // Comfort noise, unknown types and malformed packets are counted by the
+                // receiver and go no further.
+                Ok(Received::ComfortNoise | Received::Unknown { .. }) | Err(_) => {}
+            }
+        }
+        while self.receiver.poll_event().is_some() {}
+        Ok(n)
+    }
+
+    /// The next 20 ms frame to play; call every 20 ms of the media clock.
+    pub fn pop_frame(&mut self, now: Instant) -> Frame<'_> {
+        self.playout.pop_frame(now)
+    }
+
+    /// The next fax tone signalled as an RFC 4733 event.
+    pub fn poll_tone(&mut self) -> Option<ToneEvent> {
+        self.events.poll_event()
+    }
+
+    /// Takes a re-INVITE's SDP: new remote address (latching re-armed) and payload types.
+    pub fn relatch(&mut self, remote: SocketAddr, map: PayloadMap) {
+        self.socket.set_filter(StreamFilter::rtp(&map));
+        self.receiver.set_payload_map(map);
+        self.socket.relatch(remote);
+    }
+
+    /// The socket, for its address, latch state and counters.
+    pub fn socket(&self) -> &MediaSocket {
+        &self.socket
+    }
+
+    /// What the sender has sent.
+    pub fn sender_stats(&self) -> SenderStats {
+        self.sender.stats()
+    }
+
+    /// What the receiver has seen.
+    pub fn receiver_stats(&self) -> ReceiverStats {
+        self.receiver.stats()
+    }
+
+    /// What the playout buffer has done.
+    pub fn playout_stats(&self) -> PlayoutStats {
+        self.playout.stats()
+    }
+}
