@@ -86,4 +86,16 @@ pub enum Error {
     /// The transaction cannot do what was asked in its current state; the text says what.
     #[error("transaction refused: {0}")]
     TransactionState(&'static str),
+    /// A digest challenge or credentials value is malformed; the text says how.
+    #[error("bad digest authentication header: {0}")]
+    Auth(&'static str),
+    /// A dialog id does not name a live call.
+    #[error("unknown dialog")]
+    UnknownDialog,
+    /// The dialog cannot do what was asked in its current state; the text says what.
+    #[error("dialog refused: {0}")]
+    DialogState(&'static str),
+    /// The registration cannot do what was asked in its current state; the text says what.
+    #[error("registration refused: {0}")]
+    RegistrationState(&'static str),
 }

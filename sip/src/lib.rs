@@ -6,13 +6,21 @@
 //! - [`sdp`]: session descriptions with T.38, and the RFC 3264 offer/answer for fax.
 //! - [`transaction`]: the four RFC 3261 §17 transaction state machines and the layer that
 //!   matches messages to them.
+//! - [`dialog`]: calls as UAC and UAS over the transaction layer (RFC 3261 §12–§15, with
+//!   100rel, UPDATE and session timers: RFC 3262, RFC 3311, RFC 4028).
+//! - [`registration`]: keeping our contact bound at a registrar (RFC 3261 §10).
+//! - [`auth`]: digest authentication, client and server (RFC 3261 §22, RFC 7616, RFC 8760).
 //!
-//! Dialogs, registration, digest authentication and the UDP/TCP transports come later.
+//! The UDP/TCP transports come later.
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod dialog;
 mod error;
 pub mod msg;
+pub mod registration;
+mod rng;
 pub mod sdp;
 pub mod transaction;
 
