@@ -1,0 +1,408 @@
+//! The SQL both backends share, as one macro that implements [`crate::Store`] for a type with
+//! a `pool` field and a `begin_write` method.
+//!
+//! A macro rather than `impl<DB: Database>`: the generic version needs higher-ranked bounds
+//! for every bound type and compiles slowly, while PostgreSQL and SQLite (3.35+) accept the
+//! same `$N` placeholders, `RETURNING` and `ON CONFLICT`. Only the queue claim differs, and the
+//! caller passes it in.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::error::{Error, Result};
+use crate::model::{NewEndpoint, Scope, TenantId};
+
+/// Columns of `users` that may leave the store (never `password_hash`).
+pub(crate) const USER_COLS: &str = "id, tenant_id, username, created_at";
+
+/// Truncates to microseconds, the precision of PostgreSQL, so that values round-trip alike.
+pub(crate) fn ts(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// `now + lease`, refusing leases too long to represent.
+pub(crate) fn lease_until(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>> {
+    TimeDelta::from_std(lease)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .map(ts)
+        .ok_or_else(|| Error::Invalid {
+            field: "lease",
+            reason: format!("{lease:?} is out of range"),
+        })
+}
+
+/// Checks that an endpoint's scope agrees with its owner (number ownership is checked by SQL).
+pub(crate) fn check_endpoint_owner(owner: Option<TenantId>, e: &NewEndpoint) -> Result<()> {
+    let ok = match (e.scope, owner) {
+        (Scope::Global, None) => e.scope_id == 0,
+        (Scope::Tenant, Some(t)) => e.scope_id == t.0,
+        (Scope::Number, Some(_)) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            field: "endpoint scope",
+            reason: format!(
+                "{} scope id {} does not match owner {owner:?}",
+                e.scope.as_str(),
+                e.scope_id
+            ),
+        })
+    }
+}
+
+/// Runs CPU-heavy argon2 work off the async executor.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::PasswordHash(e.to_string()))
+}
+
+/// Implements [`crate::Store`] for `$ty` (fields: `pool`; method: `begin_write`), with
+/// `$claim` as the queue-claim statement (binds: worker, lease expiry, now).
+macro_rules! impl_store {
+    ($ty:ty, $claim:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $ty {
+            async fn create_tenant(&self, t: &NewTenant, now: DateTime<Utc>) -> Result<Tenant> {
+                sqlx::query_as("INSERT INTO tenants (name, notify, created_at) VALUES ($1, $2, $3) RETURNING *")
+                    .bind(&t.name).bind(&t.notify).bind(ts(now))
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>> {
+                Ok(sqlx::query_as("SELECT * FROM tenants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+            }
+            async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+                Ok(sqlx::query_as("SELECT * FROM tenants ORDER BY id").fetch_all(&self.pool).await?)
+            }
+            async fn update_tenant(&self, id: TenantId, t: &NewTenant) -> Result<bool> {
+                let r = sqlx::query("UPDATE tenants SET name = $2, notify = $3 WHERE id = $1")
+                    .bind(id).bind(&t.name).bind(&t.notify).execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn delete_tenant(&self, id: TenantId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn create_number(&self, tenant: TenantId, n: &NewNumber) -> Result<TenantNumber> {
+                sqlx::query_as("INSERT INTO tenant_numbers (tenant_id, number, name, header, notify) VALUES ($1, $2, $3, $4, $5) RETURNING *")
+                    .bind(tenant).bind(n.number.as_str()).bind(&n.name).bind(&n.header).bind(&n.notify)
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn get_number(&self, tenant: TenantId, id: NumberId) -> Result<Option<TenantNumber>> {
+                Ok(sqlx::query_as("SELECT * FROM tenant_numbers WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).fetch_optional(&self.pool).await?)
+            }
+            async fn find_number(&self, number: &E164) -> Result<Option<TenantNumber>> {
+                Ok(sqlx::query_as("SELECT * FROM tenant_numbers WHERE number = $1")
+                    .bind(number.as_str()).fetch_optional(&self.pool).await?)
+            }
+            async fn list_numbers(&self, tenant: TenantId) -> Result<Vec<TenantNumber>> {
+                Ok(sqlx::query_as("SELECT * FROM tenant_numbers WHERE tenant_id = $1 ORDER BY id")
+                    .bind(tenant).fetch_all(&self.pool).await?)
+            }
+            async fn update_number(&self, tenant: TenantId, id: NumberId, n: &NewNumber) -> Result<bool> {
+                let r = sqlx::query("UPDATE tenant_numbers SET number = $3, name = $4, header = $5, notify = $6 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).bind(n.number.as_str()).bind(&n.name).bind(&n.header).bind(&n.notify)
+                    .execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn delete_number(&self, tenant: TenantId, id: NumberId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM tenant_numbers WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn create_user(&self, tenant: TenantId, username: &str, password: &str, now: DateTime<Utc>) -> Result<User> {
+                let pw = password.to_owned();
+                let hash = blocking(move || hash_password(&pw)).await??;
+                let sql = format!("INSERT INTO users (tenant_id, username, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING {USER_COLS}");
+                sqlx::query_as(&sql).bind(tenant).bind(username).bind(hash).bind(ts(now))
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn get_user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>> {
+                let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
+                Ok(sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(&self.pool).await?)
+            }
+            async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>> {
+                let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 ORDER BY id");
+                Ok(sqlx::query_as(&sql).bind(tenant).fetch_all(&self.pool).await?)
+            }
+            async fn rename_user(&self, tenant: TenantId, id: UserId, username: &str) -> Result<bool> {
+                let r = sqlx::query("UPDATE users SET username = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).bind(username).execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn set_password(&self, tenant: TenantId, id: UserId, password: &str) -> Result<bool> {
+                let pw = password.to_owned();
+                let hash = blocking(move || hash_password(&pw)).await??;
+                let r = sqlx::query("UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).bind(hash).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn verify_user_password(&self, username: &str, password: &str) -> Result<Option<User>> {
+                let sql = format!("SELECT {USER_COLS}, password_hash FROM users WHERE username = $1");
+                let row: Option<UserWithHash> = sqlx::query_as(&sql).bind(username).fetch_optional(&self.pool).await?;
+                let pw = password.to_owned();
+                match row {
+                    Some(UserWithHash { user, password_hash }) => {
+                        let ok = blocking(move || verify_password(&password_hash, &pw)).await?;
+                        Ok(ok.then_some(user))
+                    }
+                    None => {
+                        blocking(move || verify_dummy(&pw)).await?;
+                        Ok(None)
+                    }
+                }
+            }
+            async fn create_token(&self, tenant: TenantId, user: UserId, label: &str, now: DateTime<Utc>) -> Result<Option<(ApiToken, String)>> {
+                if self.get_user(tenant, user).await?.is_none() {
+                    return Ok(None);
+                }
+                let token = generate_token();
+                let row: ApiToken = sqlx::query_as("INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id, user_id, label, created_at")
+                    .bind(user).bind(hash_token(&token)).bind(label).bind(ts(now))
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)?;
+                Ok(Some((row, token)))
+            }
+            async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+                // Lookup by digest: timing reveals nothing usable about the plaintext.
+                Ok(sqlx::query_as("SELECT u.id, u.tenant_id, u.username, u.created_at FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1")
+                    .bind(hash_token(token)).fetch_optional(&self.pool).await?)
+            }
+            async fn list_tokens(&self, tenant: TenantId, user: UserId) -> Result<Vec<ApiToken>> {
+                Ok(sqlx::query_as("SELECT t.id, t.user_id, t.label, t.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.tenant_id = $1 AND t.user_id = $2 ORDER BY t.id")
+                    .bind(tenant).bind(user).fetch_all(&self.pool).await?)
+            }
+            async fn delete_token(&self, tenant: TenantId, id: TokenId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM api_tokens WHERE id = $2 AND user_id IN (SELECT id FROM users WHERE tenant_id = $1)")
+                    .bind(tenant).bind(id).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn create_endpoint(&self, owner: Option<TenantId>, e: &NewEndpoint) -> Result<Endpoint> {
+                self.check_endpoint(owner, e).await?;
+                sqlx::query_as("INSERT INTO endpoints (tenant_id, scope, scope_id, endpoint_type, target, priority, bridge) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *")
+                    .bind(owner).bind(e.scope.as_str()).bind(e.scope_id).bind(e.endpoint_type.as_str())
+                    .bind(&e.target).bind(e.priority).bind(e.bridge)
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn get_endpoint(&self, owner: Option<TenantId>, id: EndpointId) -> Result<Option<Endpoint>> {
+                Ok(sqlx::query_as("SELECT * FROM endpoints WHERE id = $2 AND tenant_id IS NOT DISTINCT FROM $1")
+                    .bind(owner).bind(id).fetch_optional(&self.pool).await?)
+            }
+            async fn list_endpoints(&self, owner: Option<TenantId>) -> Result<Vec<Endpoint>> {
+                Ok(sqlx::query_as("SELECT * FROM endpoints WHERE tenant_id IS NOT DISTINCT FROM $1 ORDER BY id")
+                    .bind(owner).fetch_all(&self.pool).await?)
+            }
+            async fn update_endpoint(&self, owner: Option<TenantId>, id: EndpointId, e: &NewEndpoint) -> Result<bool> {
+                self.check_endpoint(owner, e).await?;
+                let r = sqlx::query("UPDATE endpoints SET scope = $3, scope_id = $4, endpoint_type = $5, target = $6, priority = $7, bridge = $8 WHERE id = $2 AND tenant_id IS NOT DISTINCT FROM $1")
+                    .bind(owner).bind(id).bind(e.scope.as_str()).bind(e.scope_id).bind(e.endpoint_type.as_str())
+                    .bind(&e.target).bind(e.priority).bind(e.bridge)
+                    .execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn delete_endpoint(&self, owner: Option<TenantId>, id: EndpointId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM endpoints WHERE id = $2 AND tenant_id IS NOT DISTINCT FROM $1")
+                    .bind(owner).bind(id).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn create_gateway(&self, g: &NewGateway) -> Result<Gateway> {
+                sqlx::query_as("INSERT INTO gateways (name, uri, transport, username, password, register, allowed_sources, tenant_id, t38_allowed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
+                    .bind(&g.name).bind(&g.uri).bind(g.transport.as_str()).bind(&g.username).bind(&g.password)
+                    .bind(g.register).bind(Json(&g.allowed_sources)).bind(g.tenant_id).bind(g.t38_allowed)
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn get_gateway(&self, id: GatewayId) -> Result<Option<Gateway>> {
+                Ok(sqlx::query_as("SELECT * FROM gateways WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+            }
+            async fn get_gateway_by_name(&self, name: &str) -> Result<Option<Gateway>> {
+                Ok(sqlx::query_as("SELECT * FROM gateways WHERE name = $1").bind(name).fetch_optional(&self.pool).await?)
+            }
+            async fn list_gateways(&self) -> Result<Vec<Gateway>> {
+                Ok(sqlx::query_as("SELECT * FROM gateways ORDER BY id").fetch_all(&self.pool).await?)
+            }
+            async fn update_gateway(&self, id: GatewayId, g: &NewGateway) -> Result<bool> {
+                let r = sqlx::query("UPDATE gateways SET name = $2, uri = $3, transport = $4, username = $5, password = $6, register = $7, allowed_sources = $8, tenant_id = $9, t38_allowed = $10 WHERE id = $1")
+                    .bind(id).bind(&g.name).bind(&g.uri).bind(g.transport.as_str()).bind(&g.username).bind(&g.password)
+                    .bind(g.register).bind(Json(&g.allowed_sources)).bind(g.tenant_id).bind(g.t38_allowed)
+                    .execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn delete_gateway(&self, id: GatewayId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM gateways WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn create_document(&self, d: &NewDocument, now: DateTime<Utc>) -> Result<DocumentId> {
+                let id = DocumentId(Uuid::new_v4());
+                sqlx::query("INSERT INTO documents (id, tenant_id, content_type, pages, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(id).bind(d.tenant_id).bind(&d.content_type).bind(d.pages).bind(&d.data).bind(ts(now))
+                    .execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(id)
+            }
+            async fn get_document(&self, tenant: TenantId, id: DocumentId) -> Result<Option<Document>> {
+                Ok(sqlx::query_as("SELECT * FROM documents WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).fetch_optional(&self.pool).await?)
+            }
+            async fn delete_document(&self, tenant: TenantId, id: DocumentId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM documents WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn delete_documents_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+                let r = sqlx::query("DELETE FROM documents WHERE created_at < $1").bind(ts(cutoff)).execute(&self.pool).await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn create_job(&self, j: &NewJob, now: DateTime<Utc>) -> Result<Job> {
+                if let Some(doc) = j.document_id {
+                    // A job must not point at another tenant's document.
+                    let found: Option<(DocumentId,)> = sqlx::query_as("SELECT id FROM documents WHERE tenant_id = $1 AND id = $2")
+                        .bind(j.tenant_id).bind(doc).fetch_optional(&self.pool).await?;
+                    if found.is_none() {
+                        return Err(Error::Invalid { field: "document_id", reason: format!("no document {doc} for tenant {}", j.tenant_id) });
+                    }
+                }
+                let now = ts(now);
+                sqlx::query_as("INSERT INTO jobs (id, tenant_id, direction, caller, callee, document_id, status, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, $9, $9) RETURNING *")
+                    .bind(JobId(Uuid::new_v4())).bind(j.tenant_id).bind(j.direction.as_str()).bind(&j.caller).bind(&j.callee)
+                    .bind(j.document_id).bind(j.priority).bind(ts(j.not_before)).bind(now)
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn get_job(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>> {
+                Ok(sqlx::query_as("SELECT * FROM jobs WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).fetch_optional(&self.pool).await?)
+            }
+            async fn list_jobs(&self, tenant: TenantId, limit: u32) -> Result<Vec<Job>> {
+                Ok(sqlx::query_as("SELECT * FROM jobs WHERE tenant_id = $1 ORDER BY created_at DESC, id LIMIT $2")
+                    .bind(tenant).bind(i64::from(limit)).fetch_all(&self.pool).await?)
+            }
+            async fn claim_next_job(&self, worker: &str, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Option<Job>> {
+                let until = lease_until(now, lease)?;
+                let mut tx = self.begin_write().await?;
+                let job = sqlx::query_as($claim).bind(worker).bind(until).bind(ts(now))
+                    .fetch_optional(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(job)
+            }
+            async fn renew_lease(&self, id: JobId, worker: &str, lease: std::time::Duration, now: DateTime<Utc>) -> Result<bool> {
+                let until = lease_until(now, lease)?;
+                let r = sqlx::query("UPDATE jobs SET lease_expires_at = $3, updated_at = $4 WHERE id = $1 AND status = 'active' AND lease_owner = $2 AND lease_expires_at > $4")
+                    .bind(id).bind(worker).bind(until).bind(ts(now)).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn complete_job(&self, id: JobId, worker: &str, now: DateTime<Utc>) -> Result<bool> {
+                let r = sqlx::query("UPDATE jobs SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND status = 'active' AND lease_owner = $2")
+                    .bind(id).bind(worker).bind(ts(now)).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn fail_job(&self, id: JobId, worker: &str, failure: &JobFailure, now: DateTime<Utc>) -> Result<bool> {
+                let (status, at, error) = match failure {
+                    JobFailure::Retry { at, error } => ("queued", Some(ts(*at)), error),
+                    JobFailure::Final { error } => ("failed", None, error),
+                };
+                let r = sqlx::query("UPDATE jobs SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = $6 WHERE id = $1 AND status = 'active' AND lease_owner = $2")
+                    .bind(id).bind(worker).bind(status).bind(at).bind(error).bind(ts(now)).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn start_attempt(&self, a: &NewAttempt) -> Result<Attempt> {
+                sqlx::query_as("INSERT INTO attempts (job_id, endpoint_id, gateway_id, started_at) VALUES ($1, $2, $3, $4) RETURNING *")
+                    .bind(a.job_id).bind(a.endpoint_id).bind(a.gateway_id).bind(ts(a.started_at))
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn finish_attempt(&self, id: AttemptId, o: &AttemptOutcome) -> Result<bool> {
+                let r = sqlx::query("UPDATE attempts SET ended_at = $2, result_code = $3, result_text = $4, pages = $5 WHERE id = $1")
+                    .bind(id).bind(ts(o.ended_at)).bind(o.result_code).bind(&o.result_text).bind(o.pages)
+                    .execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn list_attempts(&self, tenant: TenantId, job: JobId) -> Result<Vec<Attempt>> {
+                Ok(sqlx::query_as("SELECT a.* FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.tenant_id = $1 AND a.job_id = $2 ORDER BY a.id")
+                    .bind(tenant).bind(job).fetch_all(&self.pool).await?)
+            }
+            async fn add_page_result(&self, p: &NewPageResult) -> Result<PageResult> {
+                sqlx::query_as("INSERT INTO page_results (attempt_id, page, result_code, bad_rows, detail) VALUES ($1, $2, $3, $4, $5) RETURNING *")
+                    .bind(p.attempt_id).bind(p.page).bind(p.result_code).bind(p.bad_rows).bind(&p.detail)
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn list_page_results(&self, tenant: TenantId, attempt: AttemptId) -> Result<Vec<PageResult>> {
+                Ok(sqlx::query_as("SELECT p.* FROM page_results p JOIN attempts a ON a.id = p.attempt_id JOIN jobs j ON j.id = a.job_id WHERE j.tenant_id = $1 AND p.attempt_id = $2 ORDER BY p.page, p.id")
+                    .bind(tenant).bind(attempt).fetch_all(&self.pool).await?)
+            }
+
+            async fn append_event(&self, e: &NewEvent) -> Result<Event> {
+                sqlx::query_as("INSERT INTO events (at, tenant_id, job_id, kind, detail) VALUES ($1, $2, $3, $4, $5) RETURNING *")
+                    .bind(ts(e.at)).bind(e.tenant_id).bind(e.job_id).bind(&e.kind).bind(Json(&e.detail))
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn list_events(&self, tenant: Option<TenantId>, job: Option<JobId>, limit: u32) -> Result<Vec<Event>> {
+                Ok(sqlx::query_as("SELECT * FROM events WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR job_id = $2) ORDER BY id LIMIT $3")
+                    .bind(tenant).bind(job).bind(i64::from(limit)).fetch_all(&self.pool).await?)
+            }
+
+            async fn kv_get(&self, ns: &str, key: &str, now: DateTime<Utc>) -> Result<Option<KvEntry>> {
+                Ok(sqlx::query_as("SELECT * FROM kv WHERE namespace = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $3)")
+                    .bind(ns).bind(key).bind(ts(now)).fetch_optional(&self.pool).await?)
+            }
+            async fn kv_set(&self, ns: &str, key: &str, value: &str, expires_at: Option<DateTime<Utc>>) -> Result<()> {
+                sqlx::query("INSERT INTO kv (namespace, key, value, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at")
+                    .bind(ns).bind(key).bind(value).bind(expires_at.map(ts)).execute(&self.pool).await?;
+                Ok(())
+            }
+            async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM kv WHERE namespace = $1 AND key = $2").bind(ns).bind(key).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn kv_list(&self, ns: &str, prefix: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {
+                // substr rather than LIKE: keys may contain % and _.
+                Ok(sqlx::query_as("SELECT * FROM kv WHERE namespace = $1 AND substr(key, 1, length($2)) = $2 AND (expires_at IS NULL OR expires_at > $3) ORDER BY key")
+                    .bind(ns).bind(prefix).bind(ts(now)).fetch_all(&self.pool).await?)
+            }
+            async fn kv_purge_expired(&self, now: DateTime<Utc>) -> Result<u64> {
+                let r = sqlx::query("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= $1").bind(ts(now)).execute(&self.pool).await?;
+                Ok(r.rows_affected())
+            }
+        }
+
+        impl $ty {
+            /// Rejects an endpoint whose scope does not belong to `owner`.
+            async fn check_endpoint(&self, owner: Option<TenantId>, e: &NewEndpoint) -> Result<()> {
+                check_endpoint_owner(owner, e)?;
+                if let (Scope::Number, Some(t)) = (e.scope, owner) {
+                    if self.get_number(t, NumberId(e.scope_id)).await?.is_none() {
+                        return Err(Error::Invalid { field: "endpoint scope", reason: format!("number {} is not tenant {t}'s", e.scope_id) });
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;
+
+/// A user row with its hash, for password checks only.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserWithHash {
+    /// The user.
+    #[sqlx(flatten)]
+    pub(crate) user: crate::model::User,
+    /// argon2id PHC string.
+    pub(crate) password_hash: String,
+}

@@ -1,0 +1,207 @@
+//! The [`Store`] trait: everything above the storage layer reads and writes through it.
+//!
+//! It is an `async_trait` so that it is object-safe: the server picks PostgreSQL or SQLite at
+//! run time and hands out `Arc<dyn Store>`. Every tenant-scoped read takes the tenant id and
+//! answers `None` for another tenant's rows, so a handler cannot leak across tenants by
+//! forgetting a check. Times are passed in (`now`) rather than read from the clock, so that
+//! tests can use a manual clock; they are stored with microsecond precision.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::model::*;
+use crate::records::*;
+
+/// Storage for faxserver: tenants, numbers, users, tokens, endpoints, gateways, the job queue,
+/// attempts, documents, the event log and a key-value store.
+#[async_trait]
+pub trait Store: Send + Sync {
+    // ---- tenants ----
+    /// Creates a tenant.
+    async fn create_tenant(&self, t: &NewTenant, now: DateTime<Utc>) -> Result<Tenant>;
+    /// Reads a tenant.
+    async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>>;
+    /// Lists all tenants by id.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    /// Replaces a tenant's fields; false if it does not exist.
+    async fn update_tenant(&self, id: TenantId, t: &NewTenant) -> Result<bool>;
+    /// Deletes a tenant and everything it owns; false if it did not exist.
+    async fn delete_tenant(&self, id: TenantId) -> Result<bool>;
+
+    // ---- numbers ----
+    /// Adds a number to a tenant; [`crate::Error::Conflict`] if any tenant has it already.
+    async fn create_number(&self, tenant: TenantId, n: &NewNumber) -> Result<TenantNumber>;
+    /// Reads one of the tenant's numbers.
+    async fn get_number(&self, tenant: TenantId, id: NumberId) -> Result<Option<TenantNumber>>;
+    /// Finds the owner of an E.164 number, whoever it is (routing).
+    async fn find_number(&self, number: &crate::E164) -> Result<Option<TenantNumber>>;
+    /// Lists the tenant's numbers.
+    async fn list_numbers(&self, tenant: TenantId) -> Result<Vec<TenantNumber>>;
+    /// Replaces one of the tenant's numbers; false if not found.
+    async fn update_number(&self, tenant: TenantId, id: NumberId, n: &NewNumber) -> Result<bool>;
+    /// Deletes one of the tenant's numbers; false if not found.
+    async fn delete_number(&self, tenant: TenantId, id: NumberId) -> Result<bool>;
+
+    // ---- users and tokens ----
+    /// Creates a user with an argon2id hash of `password`.
+    async fn create_user(
+        &self,
+        tenant: TenantId,
+        username: &str,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User>;
+    /// Reads one of the tenant's users.
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>>;
+    /// Lists the tenant's users.
+    async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>>;
+    /// Renames a user; false if not found.
+    async fn rename_user(&self, tenant: TenantId, id: UserId, username: &str) -> Result<bool>;
+    /// Sets a user's password; false if not found.
+    async fn set_password(&self, tenant: TenantId, id: UserId, password: &str) -> Result<bool>;
+    /// Deletes a user and their tokens; false if not found.
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<bool>;
+    /// Returns the user if the password matches, in about the same time either way.
+    async fn verify_user_password(&self, username: &str, password: &str) -> Result<Option<User>>;
+    /// Creates an API token; the plaintext is returned here and never again.
+    async fn create_token(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ApiToken, String)>>;
+    /// Finds the user a plaintext token belongs to, by its SHA-256 hash.
+    async fn user_by_token(&self, token: &str) -> Result<Option<User>>;
+    /// Lists a user's tokens (metadata only).
+    async fn list_tokens(&self, tenant: TenantId, user: UserId) -> Result<Vec<ApiToken>>;
+    /// Revokes a token; false if not found.
+    async fn delete_token(&self, tenant: TenantId, id: TokenId) -> Result<bool>;
+
+    // ---- endpoints ----
+    /// Creates an endpoint owned by `owner` (`None` for global scope).
+    async fn create_endpoint(&self, owner: Option<TenantId>, e: &NewEndpoint) -> Result<Endpoint>;
+    /// Reads an endpoint of `owner` (`None`: a global one).
+    async fn get_endpoint(
+        &self,
+        owner: Option<TenantId>,
+        id: EndpointId,
+    ) -> Result<Option<Endpoint>>;
+    /// Lists the endpoints of `owner` (`None`: the global ones), by id.
+    async fn list_endpoints(&self, owner: Option<TenantId>) -> Result<Vec<Endpoint>>;
+    /// Replaces an endpoint of `owner`; false if not found.
+    async fn update_endpoint(
+        &self,
+        owner: Option<TenantId>,
+        id: EndpointId,
+        e: &NewEndpoint,
+    ) -> Result<bool>;
+    /// Deletes an endpoint of `owner`; false if not found.
+    async fn delete_endpoint(&self, owner: Option<TenantId>, id: EndpointId) -> Result<bool>;
+
+    // ---- gateways ----
+    /// Creates a SIP gateway.
+    async fn create_gateway(&self, g: &NewGateway) -> Result<Gateway>;
+    /// Reads a gateway.
+    async fn get_gateway(&self, id: GatewayId) -> Result<Option<Gateway>>;
+    /// Reads a gateway by its unique name.
+    async fn get_gateway_by_name(&self, name: &str) -> Result<Option<Gateway>>;
+    /// Lists all gateways by id.
+    async fn list_gateways(&self) -> Result<Vec<Gateway>>;
+    /// Replaces a gateway; false if not found.
+    async fn update_gateway(&self, id: GatewayId, g: &NewGateway) -> Result<bool>;
+    /// Deletes a gateway; false if not found.
+    async fn delete_gateway(&self, id: GatewayId) -> Result<bool>;
+
+    // ---- documents ----
+    /// Stores a document.
+    async fn create_document(&self, d: &NewDocument, now: DateTime<Utc>) -> Result<DocumentId>;
+    /// Reads one of the tenant's documents, bytes included.
+    async fn get_document(&self, tenant: TenantId, id: DocumentId) -> Result<Option<Document>>;
+    /// Deletes one of the tenant's documents; false if not found.
+    async fn delete_document(&self, tenant: TenantId, id: DocumentId) -> Result<bool>;
+    /// Deletes documents created before `cutoff` (retention); returns how many.
+    async fn delete_documents_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+
+    // ---- jobs and the queue ----
+    /// Enqueues a job.
+    async fn create_job(&self, j: &NewJob, now: DateTime<Utc>) -> Result<Job>;
+    /// Reads one of the tenant's jobs.
+    async fn get_job(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>>;
+    /// Lists the tenant's jobs, newest first.
+    async fn list_jobs(&self, tenant: TenantId, limit: u32) -> Result<Vec<Job>>;
+    /// Atomically claims the most urgent runnable job (queued and due, or active with an
+    /// expired lease) for `worker` until `now + lease`; no job is ever held by two workers.
+    async fn claim_next_job(
+        &self,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>>;
+    /// Extends `worker`'s unexpired lease to `now + lease`; false if the lease was lost.
+    async fn renew_lease(
+        &self,
+        id: JobId,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Marks a job done; false if `worker` does not hold its lease.
+    async fn complete_job(&self, id: JobId, worker: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Requeues or fails a job; false if `worker` does not hold its lease.
+    async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        failure: &JobFailure,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    // ---- attempts and pages ----
+    /// Records the start of an attempt.
+    async fn start_attempt(&self, a: &NewAttempt) -> Result<Attempt>;
+    /// Records how an attempt ended; false if not found.
+    async fn finish_attempt(&self, id: AttemptId, o: &AttemptOutcome) -> Result<bool>;
+    /// Lists the attempts of one of the tenant's jobs, oldest first.
+    async fn list_attempts(&self, tenant: TenantId, job: JobId) -> Result<Vec<Attempt>>;
+    /// Records one page's result.
+    async fn add_page_result(&self, p: &NewPageResult) -> Result<PageResult>;
+    /// Lists an attempt's page results of one of the tenant's jobs, by page.
+    async fn list_page_results(
+        &self,
+        tenant: TenantId,
+        attempt: AttemptId,
+    ) -> Result<Vec<PageResult>>;
+
+    // ---- event log ----
+    /// Appends an event.
+    async fn append_event(&self, e: &NewEvent) -> Result<Event>;
+    /// Lists events, oldest first, optionally for one tenant and/or one job.
+    async fn list_events(
+        &self,
+        tenant: Option<TenantId>,
+        job: Option<JobId>,
+        limit: u32,
+    ) -> Result<Vec<Event>>;
+
+    // ---- key-value ----
+    /// Reads an unexpired entry.
+    async fn kv_get(&self, ns: &str, key: &str, now: DateTime<Utc>) -> Result<Option<KvEntry>>;
+    /// Creates or replaces an entry.
+    async fn kv_set(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// Deletes an entry; false if there was none.
+    async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool>;
+    /// Lists unexpired entries of a namespace whose key starts with `prefix`, by key.
+    async fn kv_list(&self, ns: &str, prefix: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>>;
+    /// Deletes expired entries; returns how many.
+    async fn kv_purge_expired(&self, now: DateTime<Utc>) -> Result<u64>;
+}
