@@ -32,7 +32,11 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            // SpanDSP warns about routine events of successful calls (e.g. "ECM carrier not
+            // found" as the line goes quiet); call results carry what matters, and
+            // RUST_LOG=spandsp=warn brings them back.
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,spandsp=error")),
         )
         .with_writer(std::io::stderr)
         .init();
