@@ -9,6 +9,7 @@ packages=(
     libtiff-tools                             # tiffinfo/tiffcp: independent checks in tests
     ghostscript poppler-utils                 # PDF rendering, and rendering PDFs back in tests
     tshark                                    # independent RTP/T.38/T.30 wire decoder in tests
+    sip-tester                                # sipp: scripted SIP peer in sip/tests/sipp_interop.rs
     postgresql                                # the production store, for store's PostgreSQL tests
 )
 

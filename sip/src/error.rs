@@ -98,4 +98,15 @@ pub enum Error {
     /// The registration cannot do what was asked in its current state; the text says what.
     #[error("registration refused: {0}")]
     RegistrationState(&'static str),
+    /// A socket operation failed.
+    #[error("{op} failed: {kind}")]
+    Io {
+        /// The operation (`udp bind`, `tcp connect`, …).
+        op: &'static str,
+        /// The OS error kind.
+        kind: std::io::ErrorKind,
+    },
+    /// The transport cannot send where asked; the text says why.
+    #[error("transport: {0}")]
+    Transport(&'static str),
 }

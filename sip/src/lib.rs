@@ -11,7 +11,8 @@
 //! - [`registration`]: keeping our contact bound at a registrar (RFC 3261 §10).
 //! - [`auth`]: digest authentication, client and server (RFC 3261 §22, RFC 7616, RFC 8760).
 //!
-//! The UDP/TCP transports come later.
+//! - [`transport`]: UDP and TCP transports (RFC 3261 §18, RFC 3581, RFC 5626 keep-alive):
+//!   sans-IO rules and a tokio shell.
 
 #![forbid(unsafe_code)]
 
@@ -23,5 +24,6 @@ pub mod registration;
 mod rng;
 pub mod sdp;
 pub mod transaction;
+pub mod transport;
 
 pub use error::{Error, Result};

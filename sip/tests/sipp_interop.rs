@@ -1,0 +1,302 @@
+//! SIPp (`sipp`, Debian's sip-tester) against our test UA on loopback: scenarios in
+//! `tests/sipp/`. Each test asserts sipp exits 0 and checks the dialog events on our side.
+//! Without sipp installed the tests print SKIPPED and pass. Set `SIPP_TRACE=1` to print
+//! sipp's message traces even when it succeeds.
+
+mod support_net;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use sip::auth::Credentials;
+use sip::dialog::{DialogEvent, EndReason};
+use sip::sdp::Agreed;
+use support_net::{NetUa, UaOptions};
+use tokio::process::{Child, Command};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn lo() -> IpAddr {
+    "127.0.0.1".parse().unwrap()
+}
+
+fn sipp_missing() -> bool {
+    let found = std::process::Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        eprintln!("SKIPPED: sipp (sip-tester) is not installed");
+    }
+    !found
+}
+
+/// A UDP port that was free a moment ago, for sipp to bind.
+fn free_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.local_addr().unwrap().port()
+}
+
+struct Sipp {
+    child: Child,
+    dir: PathBuf,
+    scenario: &'static str,
+}
+
+/// Starts sipp with `scenario`; `remote` is our address when sipp is the UAC.
+fn sipp(scenario: &'static str, port: u16, remote: Option<SocketAddr>) -> Sipp {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sipp");
+    let dir = std::env::temp_dir().join(format!("sipp-{}-{scenario}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(&dir)
+        .arg("-sf")
+        .arg(root.join(scenario))
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1"])
+        .args(["-mp", &free_port().to_string()])
+        .args(["-timeout", "20s", "-timeout_error", "-nostdin"])
+        .args(["-trace_msg", "-trace_err", "-trace_logs"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(r) = remote {
+        cmd.arg(r.to_string());
+    }
+    Sipp {
+        child: cmd.spawn().expect("spawn sipp"),
+        dir,
+        scenario,
+    }
+}
+
+impl Sipp {
+    /// Waits for sipp to exit and asserts it succeeded, showing its traces when not.
+    async fn expect_success(mut self) {
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("sipp did not finish")
+            .unwrap();
+        if !status.success() || std::env::var_os("SIPP_TRACE").is_some() {
+            let mut traces = String::new();
+            for e in std::fs::read_dir(&self.dir).unwrap().flatten() {
+                traces += &format!("==== {}\n", e.path().display());
+                traces += &std::fs::read_to_string(e.path()).unwrap_or_default();
+            }
+            panic!("sipp {} exited with {status}\n{traces}", self.scenario);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_confirmed(e: &DialogEvent) -> bool {
+    matches!(e, DialogEvent::Confirmed { .. })
+}
+
+fn ended(e: &DialogEvent) -> Option<EndReason> {
+    match e {
+        DialogEvent::Terminated { reason, .. } => Some(reason.clone()),
+        _ => None,
+    }
+}
+
+async fn uas_case(scenario: &'static str, opts: UaOptions) -> NetUa {
+    let mut ua = NetUa::start(lo(), opts).await;
+    let run = sipp(scenario, free_port(), Some(ua.udp));
+    run.expect_success().await;
+    let end = ua.wait_for(WAIT, |e| ended(e).is_some()).await;
+    if end.is_none() {
+        let sent = ua.sent().await;
+        panic!("call did not end: sent {sent:?}, saw {:?}", ua.seen);
+    }
+    ua
+}
+
+fn agreed(ua: &NetUa) -> Vec<Agreed> {
+    ua.seen
+        .iter()
+        .filter_map(|e| match e {
+            DialogEvent::Confirmed { agreed, .. } | DialogEvent::MediaChanged { agreed, .. } => {
+                Some(agreed.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sipp_calls_us_and_hangs_up() {
+    if sipp_missing() {
+        return;
+    }
+    let ua = uas_case("uac_basic.xml", UaOptions::default()).await;
+    assert!(ua.seen.iter().any(is_confirmed));
+    assert!(ua
+        .seen
+        .iter()
+        .any(|e| ended(e) == Some(EndReason::Bye { remote: true })));
+}
+
+#[tokio::test]
+async fn sipp_reinvites_to_t38_and_we_accept() {
+    if sipp_missing() {
+        return;
+    }
+    let ua = uas_case("uac_reinvite_t38.xml", UaOptions::default()).await;
+    let a = agreed(&ua);
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert!(matches!(a[1], Agreed::T38 { .. }), "{a:?}");
+}
+
+#[tokio::test]
+async fn sipp_reinvite_to_t38_refused_with_488() {
+    if sipp_missing() {
+        return;
+    }
+    let opts = UaOptions {
+        accept_t38: false,
+        ..UaOptions::default()
+    };
+    let ua = uas_case("uac_reinvite_488.xml", opts).await;
+    assert!(ua.seen.iter().any(|e| matches!(
+        e,
+        DialogEvent::ReinviteRejected { code, ours: false, .. } if code.as_u16() == 488
+    )));
+    assert!(ua
+        .seen
+        .iter()
+        .any(|e| ended(e) == Some(EndReason::Bye { remote: true })));
+}
+
+#[tokio::test]
+async fn sipp_cancels_before_answer() {
+    if sipp_missing() {
+        return;
+    }
+    let opts = UaOptions {
+        answer: false,
+        ..UaOptions::default()
+    };
+    let ua = uas_case("uac_cancel.xml", opts).await;
+    assert!(ua.seen.iter().any(|e| ended(e) == Some(EndReason::Cancel)));
+}
+
+#[tokio::test]
+async fn sipp_offers_t38_in_the_first_invite() {
+    if sipp_missing() {
+        return;
+    }
+    let ua = uas_case("uac_t38_initial.xml", UaOptions::default()).await;
+    let a = agreed(&ua);
+    assert!(matches!(a.first(), Some(Agreed::T38 { .. })), "{a:?}");
+}
+
+#[tokio::test]
+async fn sipp_delayed_offer_answer_in_ack() {
+    if sipp_missing() {
+        return;
+    }
+    let ua = uas_case("uac_delayed_offer.xml", UaOptions::default()).await;
+    assert!(ua.seen.iter().any(is_confirmed));
+}
+
+#[tokio::test]
+async fn our_200_lost_once_is_retransmitted() {
+    if sipp_missing() {
+        return;
+    }
+    let opts = UaOptions {
+        drop_first_out: vec!["200 INVITE".into()],
+        ..UaOptions::default()
+    };
+    let ua = uas_case("uac_basic.xml", opts).await;
+    assert!(ua.seen.iter().any(is_confirmed));
+    let sent = ua.sent().await;
+    assert!(
+        sent.iter().filter(|l| *l == "200 INVITE").count() >= 2,
+        "{sent:?}"
+    );
+}
+
+async fn uac_case(scenario: &'static str, opts: UaOptions, creds: Option<Credentials>) -> NetUa {
+    let mut ua = NetUa::start(lo(), opts).await;
+    let port = free_port();
+    let run = sipp(scenario, port, None);
+    let target = SocketAddr::new(lo(), port);
+    // sipp needs a moment to bind; our INVITE retransmissions (T1 = 500 ms) cover it.
+    let id = ua.invite(target, false, creds).await;
+    let confirmed = ua.wait_for(WAIT, is_confirmed).await;
+    assert!(confirmed.is_some(), "not confirmed: {:?}", ua.seen);
+    ua.bye(id);
+    let end = ua.wait_for(WAIT, |e| ended(e).is_some()).await;
+    assert_eq!(
+        end.as_ref().and_then(ended),
+        Some(EndReason::Bye { remote: false })
+    );
+    run.expect_success().await;
+    ua
+}
+
+#[tokio::test]
+async fn we_call_sipp_and_hang_up() {
+    if sipp_missing() {
+        return;
+    }
+    uac_case("uas_basic.xml", UaOptions::default(), None).await;
+}
+
+#[tokio::test]
+async fn our_invite_challenged_with_401_is_retried_with_credentials() {
+    if sipp_missing() {
+        return;
+    }
+    let creds = Credentials {
+        username: "fax".into(),
+        password: "secret".into(),
+        realm: None,
+    };
+    let ua = uac_case("uas_auth.xml", UaOptions::default(), Some(creds)).await;
+    let sent = ua.sent().await;
+    // The first INVITE may be retransmitted while sipp starts; the challenge adds one.
+    assert!(
+        sent.iter().filter(|l| *l == "INVITE").count() >= 2,
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn our_lost_invite_is_retransmitted() {
+    if sipp_missing() {
+        return;
+    }
+    let opts = UaOptions {
+        drop_first_out: vec!["INVITE".into()],
+        ..UaOptions::default()
+    };
+    let ua = uac_case("uas_basic.xml", opts, None).await;
+    let sent = ua.sent().await;
+    assert!(
+        sent.iter().filter(|l| *l == "INVITE").count() >= 2,
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn sipps_lost_bye_is_retransmitted() {
+    if sipp_missing() {
+        return;
+    }
+    let opts = UaOptions {
+        drop_first_in: vec!["BYE".into()],
+        ..UaOptions::default()
+    };
+    let ua = uas_case("uac_basic.xml", opts).await;
+    assert!(ua
+        .seen
+        .iter()
+        .any(|e| ended(e) == Some(EndReason::Bye { remote: true })));
+}
