@@ -4,13 +4,14 @@
 //! code, the page count, the reported rate and ECM, and that every received page decodes (with
 //! the `fax` crate's CCITT decoder, independent of SpanDSP) to exactly the pixels sent.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use engine::documents::{images_to_fax_tiff, read_tiff_pages, ConvertOptions, FaxPage};
+use common::{assert_same_pixels, charts_tiff, itu_charts, pages_of, write_send_document};
 use engine::loopback::{run, LoopbackOutcome, LoopbackSpec, Media};
 use spandsp::g711::Law;
 use spandsp::{CompletionCode, Modems, T38Config};
-use test_support::fax_image;
 
 /// Which charts a document is made of.
 #[derive(Clone, Copy)]
@@ -22,53 +23,11 @@ enum Charts {
 }
 
 fn make_document(dir: &Path, charts: Charts) -> PathBuf {
-    let names: Vec<String> = match charts {
-        Charts::Itu => (1..=4).map(|i| format!("spandsp_itu{i}.pbm")).collect(),
+    let names = match charts {
+        Charts::Itu => itu_charts(4),
         Charts::Test => (1..=4).map(|i| format!("spandsp_test{i}.pbm")).collect(),
     };
-    let images: Vec<Vec<u8>> = names
-        .iter()
-        .map(|n| std::fs::read(fax_image(n)).expect("read chart"))
-        .collect();
-    let inputs: Vec<&[u8]> = images.iter().map(Vec::as_slice).collect();
-    let doc = images_to_fax_tiff(&inputs, &ConvertOptions::default()).expect("convert charts");
-    assert_eq!(doc.pages, 4);
-    let path = dir.join("send.tif");
-    std::fs::write(&path, &doc.tiff).expect("write document");
-    path
-}
-
-fn pages_of(path: &Path) -> Vec<FaxPage> {
-    read_tiff_pages(&std::fs::read(path).expect("read TIFF")).expect("decode TIFF")
-}
-
-/// Asserts the received document holds exactly the pixels of the sent one.
-fn assert_same_pixels(sent: &Path, received: &Path) {
-    let sent = pages_of(sent);
-    let received = pages_of(received);
-    assert_eq!(received.len(), sent.len(), "page count");
-    for (i, (s, r)) in sent.iter().zip(&received).enumerate() {
-        let page = i + 1;
-        assert_eq!(
-            (r.bitmap.width, r.bitmap.height),
-            (s.bitmap.width, s.bitmap.height),
-            "page {page} size"
-        );
-        assert!(
-            (r.y_dpi - s.y_dpi).abs() < 2.0,
-            "page {page} resolution {} vs {}",
-            r.y_dpi,
-            s.y_dpi
-        );
-        let differing = s
-            .bitmap
-            .data
-            .iter()
-            .zip(&r.bitmap.data)
-            .filter(|(a, b)| a != b)
-            .count();
-        assert_eq!(differing, 0, "page {page}: {differing} bytes differ");
-    }
+    write_send_document(dir, &charts_tiff(&names))
 }
 
 struct Case {

@@ -7,20 +7,21 @@
 //! simulated timeline. As a socket shell would, packets are handed to the playout buffer when
 //! they arrive (the links are polled every millisecond), not only at the receiver's ticks.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use engine::documents::{
-    images_to_fax_tiff, read_tiff_pages, write_fax_tiff, ConvertOptions, FaxPage,
-};
+use common::{assert_same_pixels, charts_tiff};
+use engine::documents::{read_tiff_pages, write_fax_tiff};
 use media::g711::Law;
 use media::playout::{Frame, PlayoutBuffer, PlayoutConfig, PlayoutStats, FRAME_SAMPLES};
 use media::rtp::{PayloadMap, Received, RtpReceiver, RtpSender, SenderConfig, StreamIds};
 use spandsp::{
     CompletionCode, Direction, FaxEvent, FaxResult, FaxTerminal, PageResult, Role, T30Config,
 };
-use test_support::{fax_image, LinkProfile, LinkStats, Loss, LossyLink, ManualClock};
+use test_support::{LinkProfile, LinkStats, Loss, LossyLink, ManualClock};
 
 const MS: Duration = Duration::from_millis(1);
 /// Give up after this much simulated time.
@@ -43,14 +44,8 @@ const ITU_CHARTS: [&str; 6] = [
 fn itu_document() -> &'static [u8] {
     static DOC: OnceLock<Vec<u8>> = OnceLock::new();
     DOC.get_or_init(|| {
-        let images: Vec<Vec<u8>> = ITU_CHARTS
-            .iter()
-            .map(|n| std::fs::read(fax_image(n)).expect("read chart"))
-            .collect();
-        let inputs: Vec<&[u8]> = images.iter().map(Vec::as_slice).collect();
-        let doc = images_to_fax_tiff(&inputs, &ConvertOptions::default()).expect("convert");
-        assert_eq!(doc.pages as usize, ITU_CHARTS.len());
-        doc.tiff
+        let names: Vec<String> = ITU_CHARTS.iter().map(|n| n.to_string()).collect();
+        charts_tiff(&names)
     })
 }
 
@@ -66,33 +61,6 @@ fn make_document(dir: &Path, pages: usize) -> PathBuf {
     let path = dir.join("send.tif");
     std::fs::write(&path, tiff).expect("write document");
     path
-}
-
-fn pages_of(path: &Path) -> Vec<FaxPage> {
-    read_tiff_pages(&std::fs::read(path).expect("read TIFF")).expect("decode TIFF")
-}
-
-/// Asserts the received document holds exactly the pixels of the sent one.
-fn assert_same_pixels(sent: &Path, received: &Path) {
-    let sent = pages_of(sent);
-    let received = pages_of(received);
-    assert_eq!(received.len(), sent.len(), "page count");
-    for (i, (s, r)) in sent.iter().zip(&received).enumerate() {
-        let page = i + 1;
-        assert_eq!(
-            (r.bitmap.width, r.bitmap.height),
-            (s.bitmap.width, s.bitmap.height),
-            "page {page} size"
-        );
-        let differing = s
-            .bitmap
-            .data
-            .iter()
-            .zip(&r.bitmap.data)
-            .filter(|(a, b)| a != b)
-            .count();
-        assert_eq!(differing, 0, "page {page}: {differing} bytes differ");
-    }
 }
 
 /// One fax party with its RTP media path.

@@ -9,17 +9,20 @@
 //! repairs any burst of up to three losses from the next datagram alone). The datagram limit
 //! is 400 octets, which fits either scheme around a paced 59-octet IFP.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine::documents::{images_to_fax_tiff, read_tiff_pages, ConvertOptions, FaxPage};
+use common::{assert_same_pixels, charts_tiff, itu_charts, write_send_document};
+
 use media::udptl::{
     ErrorCorrection, ReceiverConfig, ReceiverStats, SenderConfig, UdptlReceiver, UdptlSender,
 };
 use spandsp::{
     CompletionCode, Direction, FaxResult, Role, T30Config, T38Config, T38Terminal, TICK_SAMPLES,
 };
-use test_support::{fax_image, LinkProfile, LinkStats, Loss, LossyLink, ManualClock};
+use test_support::{LinkProfile, LinkStats, Loss, LossyLink, ManualClock};
 
 const MAX_DATAGRAM: u32 = 400;
 const TICK: Duration = Duration::from_millis(20);
@@ -27,42 +30,7 @@ const TICK: Duration = Duration::from_millis(20);
 const BYE_DELAY_TICKS: u32 = 50;
 
 fn make_document(dir: &Path) -> PathBuf {
-    let images: Vec<Vec<u8>> = (1..=4)
-        .map(|i| std::fs::read(fax_image(&format!("spandsp_itu{i}.pbm"))).expect("read chart"))
-        .collect();
-    let inputs: Vec<&[u8]> = images.iter().map(Vec::as_slice).collect();
-    let doc = images_to_fax_tiff(&inputs, &ConvertOptions::default()).expect("convert charts");
-    assert_eq!(doc.pages, 4);
-    let path = dir.join("send.tif");
-    std::fs::write(&path, &doc.tiff).expect("write document");
-    path
-}
-
-fn pages_of(path: &Path) -> Vec<FaxPage> {
-    read_tiff_pages(&std::fs::read(path).expect("read TIFF")).expect("decode TIFF")
-}
-
-/// Asserts the received document holds exactly the pixels of the sent one.
-fn assert_same_pixels(sent: &Path, received: &Path) {
-    let sent = pages_of(sent);
-    let received = pages_of(received);
-    assert_eq!(received.len(), sent.len(), "page count");
-    for (i, (s, r)) in sent.iter().zip(&received).enumerate() {
-        let page = i + 1;
-        assert_eq!(
-            (r.bitmap.width, r.bitmap.height),
-            (s.bitmap.width, s.bitmap.height),
-            "page {page} size"
-        );
-        let differing = s
-            .bitmap
-            .data
-            .iter()
-            .zip(&r.bitmap.data)
-            .filter(|(a, b)| a != b)
-            .count();
-        assert_eq!(differing, 0, "page {page}: {differing} bytes differ");
-    }
+    write_send_document(dir, &charts_tiff(&itu_charts(4)))
 }
 
 /// One direction of the call: UDPTL sender → lossy link → UDPTL receiver.

@@ -20,6 +20,7 @@
 mod calls;
 #[path = "wire_tshark/capture.rs"]
 mod capture;
+mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;

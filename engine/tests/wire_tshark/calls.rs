@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use engine::documents::{
-    images_to_fax_tiff, read_tiff_pages, write_fax_tiff, ConvertOptions, FaxPage,
-};
+use engine::documents::{images_to_fax_tiff, read_tiff_pages, write_fax_tiff, ConvertOptions};
 use media::g711::Law;
 use media::playout::{Frame, PlayoutBuffer, PlayoutConfig, FRAME_SAMPLES};
 use media::ports::PortPool;
@@ -25,6 +23,7 @@ use test_support::fax_image;
 use tokio::time::timeout;
 
 use super::capture::Capture;
+use super::common::assert_same_pixels;
 use super::{GUARD, LOCALHOST, RECEIVER_IDENT, SENDER_IDENT};
 
 /// One media tick: 20 ms, 160 samples at 8 kHz.
@@ -56,33 +55,6 @@ pub fn short_page_document() -> Vec<u8> {
     page.bitmap.data.truncate(page.bitmap.stride() * rows);
     page.bitmap.height = rows as u32;
     write_fax_tiff(&[page]).expect("write")
-}
-
-fn pages_of(path: &Path) -> Vec<FaxPage> {
-    read_tiff_pages(&std::fs::read(path).expect("read TIFF")).expect("decode TIFF")
-}
-
-/// Asserts the received document holds exactly the pixels of the sent one.
-fn assert_same_pixels(sent: &Path, received: &Path) {
-    let sent = pages_of(sent);
-    let received = pages_of(received);
-    assert_eq!(received.len(), sent.len(), "page count");
-    for (i, (s, r)) in sent.iter().zip(&received).enumerate() {
-        let page = i + 1;
-        assert_eq!(
-            (r.bitmap.width, r.bitmap.height),
-            (s.bitmap.width, s.bitmap.height),
-            "page {page} size"
-        );
-        let differing = s
-            .bitmap
-            .data
-            .iter()
-            .zip(&r.bitmap.data)
-            .filter(|(a, b)| a != b)
-            .count();
-        assert_eq!(differing, 0, "page {page}: {differing} bytes differ");
-    }
 }
 
 pub fn assert_complete(

@@ -1,0 +1,68 @@
+//! Helpers shared by engine's integration tests: documents from the ITU test charts, and the
+//! pixel-for-pixel comparison of a received fax with the one sent.
+
+// Each test crate uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use engine::documents::{images_to_fax_tiff, read_tiff_pages, ConvertOptions, FaxPage};
+use test_support::fax_image;
+
+/// The named charts from `shared/testdata/fax-images` as one fax TIFF-F, a page each.
+pub fn charts_tiff(names: &[String]) -> Vec<u8> {
+    let images: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| std::fs::read(fax_image(n)).expect("read chart"))
+        .collect();
+    let inputs: Vec<&[u8]> = images.iter().map(Vec::as_slice).collect();
+    let doc = images_to_fax_tiff(&inputs, &ConvertOptions::default()).expect("convert charts");
+    assert_eq!(doc.pages as usize, names.len());
+    doc.tiff
+}
+
+/// `spandsp_itu1.pbm` … `spandsp_itu{n}.pbm`.
+pub fn itu_charts(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("spandsp_itu{i}.pbm")).collect()
+}
+
+/// Writes `tiff` as `send.tif` in `dir` and returns its path.
+pub fn write_send_document(dir: &Path, tiff: &[u8]) -> PathBuf {
+    let path = dir.join("send.tif");
+    std::fs::write(&path, tiff).expect("write document");
+    path
+}
+
+/// Every page of a TIFF, decoded independently of SpanDSP.
+pub fn pages_of(path: &Path) -> Vec<FaxPage> {
+    read_tiff_pages(&std::fs::read(path).expect("read TIFF")).expect("decode TIFF")
+}
+
+/// Asserts the received document holds exactly the pages and pixels of the sent one.
+pub fn assert_same_pixels(sent: &Path, received: &Path) {
+    let sent = pages_of(sent);
+    let received = pages_of(received);
+    assert_eq!(received.len(), sent.len(), "page count");
+    for (i, (s, r)) in sent.iter().zip(&received).enumerate() {
+        let page = i + 1;
+        assert_eq!(
+            (r.bitmap.width, r.bitmap.height),
+            (s.bitmap.width, s.bitmap.height),
+            "page {page} size"
+        );
+        assert!(
+            (r.y_dpi - s.y_dpi).abs() < 2.0,
+            "page {page} resolution {} vs {}",
+            r.y_dpi,
+            s.y_dpi
+        );
+        let differing = s
+            .bitmap
+            .data
+            .iter()
+            .zip(&r.bitmap.data)
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(differing, 0, "page {page}: {differing} bytes differ");
+    }
+}
