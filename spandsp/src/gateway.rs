@@ -10,9 +10,11 @@ use std::os::raw::{c_int, c_void};
 
 use spandsp_sys as sys;
 
+use crate::audio_port::{self, AudioPort};
+
 use crate::shared::{queue_ifp, Shared};
 use crate::t38_terminal::{apply_core, rx_ifp, OutgoingIfp};
-use crate::{Error, LogLevel, Modems, T38Config, TICK_SAMPLES};
+use crate::{Error, LogLevel, Modems, T38Config};
 
 /// Settings of a T.38 gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +169,7 @@ pub struct T38Gateway {
     shared: Box<Shared>,
     tracker: Box<FrameTracker>,
     _log_tag: CString,
-    last_rx: [i16; TICK_SAMPLES],
+    audio: AudioPort,
 }
 
 // SAFETY: the SpanDSP state is only reachable through this wrapper, which owns it; SpanDSP
@@ -214,25 +216,14 @@ impl T38Gateway {
             shared,
             tracker,
             _log_tag: log_tag,
-            last_rx: [0; TICK_SAMPLES],
+            audio: AudioPort::new(),
         })
     }
 
     /// Feeds audio from the audio leg; advances the gateway's time by `audio.len()` samples.
     pub fn rx_audio(&mut self, audio: &[i16]) {
-        // t38_gateway_rx modifies its input in place, so it gets a private copy.
-        // The copy lives on the stack: a per-instance heap buffer is cold by the next tick
-        // when a server steps hundreds of channels in turn.
-        let mut scratch = [0i16; TICK_SAMPLES];
-        for chunk in audio.chunks(TICK_SAMPLES) {
-            let buf = &mut scratch[..chunk.len()];
-            buf.copy_from_slice(chunk);
-            // SAFETY: `state` is valid; `buf` holds `chunk.len()` (≤ 160) writable samples.
-            unsafe { sys::t38_gateway_rx(self.state, buf.as_mut_ptr(), buf.len() as c_int) };
-        }
-        if let Some(tail) = audio.len().checked_sub(TICK_SAMPLES) {
-            self.last_rx.copy_from_slice(&audio[tail..]);
-        }
+        // SAFETY: `state` is valid until `Drop`, and `t38_gateway_rx` is its receive call.
+        unsafe { self.audio.rx(self.state, sys::t38_gateway_rx, audio) };
         self.shared.elapsed_samples += audio.len() as u64;
     }
 
@@ -251,24 +242,15 @@ impl T38Gateway {
     /// frame keeps the demodulators' carrier present, so a damaged frame fails its CRC and
     /// T.30 retries, where silence or coasting loses the carrier and the state machines part.
     pub fn rx_lost(&mut self, samples: usize) {
-        let last = self.last_rx;
-        let mut remaining = samples;
-        while remaining > 0 {
-            let n = remaining.min(TICK_SAMPLES);
-            self.rx_audio(&last[TICK_SAMPLES - n..]);
-            remaining -= n;
-        }
-        self.last_rx = last;
+        // SAFETY: `state` is valid until `Drop`, and `t38_gateway_rx` is its receive call.
+        unsafe { self.audio.rx_lost(self.state, sys::t38_gateway_rx, samples) };
+        self.shared.elapsed_samples += samples as u64;
     }
 
     /// Fills `out` with audio for the audio leg, padding with silence; returns samples made.
     pub fn tx_audio(&mut self, out: &mut [i16]) -> usize {
-        let len = c_int::try_from(out.len()).unwrap_or(c_int::MAX);
-        // SAFETY: `state` is valid; `out` holds `len` writable samples.
-        let produced = unsafe { sys::t38_gateway_tx(self.state, out.as_mut_ptr(), len) };
-        let produced = usize::try_from(produced).unwrap_or(0).min(out.len());
-        out[produced..].fill(0);
-        produced
+        // SAFETY: `state` is valid until `Drop`, and `t38_gateway_tx` is its transmit call.
+        unsafe { audio_port::tx(self.state, sys::t38_gateway_tx, out) }
     }
 
     /// Feeds one IFP from the T.38 leg with its UDPTL sequence number (ascending order).

@@ -11,6 +11,7 @@
 //! - [`T38Gateway`]: a live T.38 ↔ audio gateway.
 //! - [`g711`]: SpanDSP's own G.711 µ-law and A-law (the reference other code is checked against).
 
+mod audio_port;
 mod config;
 mod error;
 mod events;

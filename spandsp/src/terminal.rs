@@ -4,10 +4,12 @@ use std::os::raw::c_int;
 
 use spandsp_sys as sys;
 
+use crate::audio_port::{self, AudioPort};
+
 use crate::events::{FaxEvent, FaxResult};
 use crate::shared::{install_t30_handlers, stats_of, Shared};
 use crate::t30::{self, T30Strings};
-use crate::{Direction, Error, PageResult, Role, T30Config, TICK_SAMPLES};
+use crate::{Direction, Error, PageResult, Role, T30Config};
 
 /// A fax terminal that sends or receives a document over 8 kHz linear audio.
 ///
@@ -21,7 +23,7 @@ pub struct FaxTerminal {
     shared: Box<Shared>,
     _strings: T30Strings,
     terminated: bool,
-    last_rx: [i16; TICK_SAMPLES],
+    audio: AudioPort,
 }
 
 // SAFETY: the SpanDSP state is only reachable through this wrapper, which owns it; SpanDSP
@@ -50,7 +52,7 @@ impl FaxTerminal {
                 log_tag: Default::default(),
             },
             terminated: false,
-            last_rx: [0; TICK_SAMPLES],
+            audio: AudioPort::new(),
         };
         let user_data = terminal.shared.as_user_data();
         // SAFETY: `t30` is valid; `shared` is boxed, so moving `terminal` does not move it and
@@ -67,19 +69,8 @@ impl FaxTerminal {
 
     /// Feeds received audio; advances T.30 time by `audio.len()` samples.
     pub fn rx(&mut self, audio: &[i16]) {
-        // fax_rx modifies its input in place (DC restore), so it gets a private copy.
-        // The copy lives on the stack: a per-instance heap buffer is cold by the next tick
-        // when a server steps hundreds of channels in turn.
-        let mut scratch = [0i16; TICK_SAMPLES];
-        for chunk in audio.chunks(TICK_SAMPLES) {
-            let buf = &mut scratch[..chunk.len()];
-            buf.copy_from_slice(chunk);
-            // SAFETY: `state` is valid; `buf` holds `chunk.len()` (≤ 160) writable samples.
-            unsafe { sys::fax_rx(self.state, buf.as_mut_ptr(), buf.len() as c_int) };
-        }
-        if let Some(tail) = audio.len().checked_sub(TICK_SAMPLES) {
-            self.last_rx.copy_from_slice(&audio[tail..]);
-        }
+        // SAFETY: `state` is valid until `Drop`, and `fax_rx` is its receive call.
+        unsafe { self.audio.rx(self.state, sys::fax_rx, audio) };
         self.shared.elapsed_samples += audio.len() as u64;
     }
 
@@ -98,24 +89,15 @@ impl FaxTerminal {
     /// frame keeps the demodulators' carrier present, so a damaged frame fails its CRC and
     /// T.30 retries, where silence or coasting loses the carrier and the state machines part.
     pub fn rx_lost(&mut self, samples: usize) {
-        let last = self.last_rx;
-        let mut remaining = samples;
-        while remaining > 0 {
-            let n = remaining.min(TICK_SAMPLES);
-            self.rx(&last[TICK_SAMPLES - n..]);
-            remaining -= n;
-        }
-        self.last_rx = last;
+        // SAFETY: `state` is valid until `Drop`, and `fax_rx` is its receive call.
+        unsafe { self.audio.rx_lost(self.state, sys::fax_rx, samples) };
+        self.shared.elapsed_samples += samples as u64;
     }
 
     /// Fills `out` with audio to send, padding with silence; returns the samples generated.
     pub fn tx(&mut self, out: &mut [i16]) -> usize {
-        let len = c_int::try_from(out.len()).unwrap_or(c_int::MAX);
-        // SAFETY: `state` is valid; `out` holds `len` writable samples.
-        let produced = unsafe { sys::fax_tx(self.state, out.as_mut_ptr(), len) };
-        let produced = usize::try_from(produced).unwrap_or(0).min(out.len());
-        out[produced..].fill(0);
-        produced
+        // SAFETY: `state` is valid until `Drop`, and `fax_tx` is its transmit call.
+        unsafe { audio_port::tx(self.state, sys::fax_tx, out) }
     }
 
     /// The next event (negotiation, page, end of call), if any.
