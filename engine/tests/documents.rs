@@ -4,10 +4,13 @@
 //! Outcomes are checked with independent readers where possible: our own PBM parser for the
 //! charts, `tiffinfo` for the TIFF tags, and Ghostscript for making test PDFs.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::parse_pbm;
 use engine::documents::{
     check_fax_tiff, images_to_fax_tiff, pdf_to_fax_tiff, read_tiff_pages, sniff_format,
     to_fax_tiff, write_fax_tiff, Bitmap, ConvertOptions, DocumentError, FaxPage, InputFormat,
@@ -27,33 +30,6 @@ fn testdata() -> PathBuf {
 fn fax_image(name: &str) -> Vec<u8> {
     let path = testdata().join("fax-images").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-/// Our own P4 reader, independent of the `image` crate the converter uses.
-fn parse_pbm(bytes: &[u8]) -> Bitmap {
-    let mut fields = Vec::new();
-    let mut pos = 0;
-    while fields.len() < 3 {
-        match bytes[pos] {
-            b'#' => {
-                while bytes[pos] != b'\n' {
-                    pos += 1;
-                }
-            }
-            b if b.is_ascii_whitespace() => pos += 1,
-            _ => {
-                let start = pos;
-                while !bytes[pos].is_ascii_whitespace() {
-                    pos += 1;
-                }
-                fields.push(std::str::from_utf8(&bytes[start..pos]).unwrap().to_string());
-            }
-        }
-    }
-    assert_eq!(fields[0], "P4");
-    let (w, h): (u32, u32) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
-    let len = w.div_ceil(8) as usize * h as usize;
-    Bitmap::from_packed(w, h, bytes[pos + 1..pos + 1 + len].to_vec()).unwrap()
 }
 
 fn run(cmd: &str, args: &[&str]) -> String {

@@ -7,9 +7,12 @@
 //! (and Ghostscript for the G3 passthrough) at each page's own resolution and compared pixel
 //! for pixel; page sizes are checked with `pdfinfo`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
+use common::parse_pbm;
 use engine::documents::{
     check_fax_tiff, fax_tiff_to_pdf, read_tiff_pages, write_fax_tiff, Bitmap, DocumentError,
     FaxPage, Resolution,
@@ -101,33 +104,6 @@ fn tiffinfo(tiff: &[u8]) -> String {
     let path = dir.path().join("x.tif");
     std::fs::write(&path, tiff).unwrap();
     run("tiffinfo", &[path.to_str().unwrap()])
-}
-
-/// Our own P4 reader.
-fn parse_pbm(bytes: &[u8]) -> Bitmap {
-    let mut fields = Vec::new();
-    let mut pos = 0;
-    while fields.len() < 3 {
-        match bytes[pos] {
-            b'#' => {
-                while bytes[pos] != b'\n' {
-                    pos += 1;
-                }
-            }
-            b if b.is_ascii_whitespace() => pos += 1,
-            _ => {
-                let start = pos;
-                while !bytes[pos].is_ascii_whitespace() {
-                    pos += 1;
-                }
-                fields.push(std::str::from_utf8(&bytes[start..pos]).unwrap().to_string());
-            }
-        }
-    }
-    assert_eq!(fields[0], "P4");
-    let (w, h): (u32, u32) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
-    let len = w.div_ceil(8) as usize * h as usize;
-    Bitmap::from_packed(w, h, bytes[pos + 1..pos + 1 + len].to_vec()).unwrap()
 }
 
 /// Renders page `n` (1-based) with poppler at the given resolution, 1 bit deep.

@@ -135,9 +135,18 @@ pub(crate) struct TenantFilter {
 }
 
 impl TenantFilter {
-    /// The requested tenant, if any.
-    pub(crate) fn tenant_id(&self) -> Option<i64> {
-        self.tenant_id
+    /// The tenants a listing covers: the one asked for, or every tenant.
+    pub(crate) async fn tenants(&self, st: &AppState) -> ApiResult<Vec<TenantId>> {
+        Ok(match self.tenant_id {
+            Some(id) => vec![TenantId(id)],
+            None => st
+                .store
+                .list_tenants()
+                .await?
+                .into_iter()
+                .map(|t| t.id)
+                .collect(),
+        })
     }
 }
 
@@ -147,16 +156,7 @@ pub(crate) async fn list_numbers(
     State(st): State<AppState>,
     ApiQuery(q): ApiQuery<TenantFilter>,
 ) -> ApiResult<Json<Vec<NumberView>>> {
-    let tenants = match q.tenant_id() {
-        Some(id) => vec![TenantId(id)],
-        None => st
-            .store
-            .list_tenants()
-            .await?
-            .into_iter()
-            .map(|t| t.id)
-            .collect(),
-    };
+    let tenants = q.tenants(&st).await?;
     let mut out = Vec::new();
     for t in tenants {
         out.extend(

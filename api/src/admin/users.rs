@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
-use store::{TenantId, UserId};
+use store::UserId;
 
 use super::tenants::TenantFilter;
 use super::{owner_of_user, require_tenant};
@@ -39,16 +39,7 @@ pub(crate) async fn list(
     State(st): State<AppState>,
     ApiQuery(q): ApiQuery<TenantFilter>,
 ) -> ApiResult<Json<Vec<UserView>>> {
-    let tenants = match q.tenant_id() {
-        Some(id) => vec![TenantId(id)],
-        None => st
-            .store
-            .list_tenants()
-            .await?
-            .into_iter()
-            .map(|t| t.id)
-            .collect(),
-    };
+    let tenants = q.tenants(&st).await?;
     let mut out = Vec::new();
     for t in tenants {
         out.extend(

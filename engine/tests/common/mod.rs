@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use engine::documents::{images_to_fax_tiff, read_tiff_pages, ConvertOptions, FaxPage};
+use engine::documents::{images_to_fax_tiff, read_tiff_pages, Bitmap, ConvertOptions, FaxPage};
 use test_support::fax_image;
 
 /// The named charts from `shared/testdata/fax-images` as one fax TIFF-F, a page each.
@@ -65,4 +65,31 @@ pub fn assert_same_pixels(sent: &Path, received: &Path) {
             .count();
         assert_eq!(differing, 0, "page {page}: {differing} bytes differ");
     }
+}
+
+/// A PBM (P4) reader of our own, independent of the `image` crate the converter uses.
+pub fn parse_pbm(bytes: &[u8]) -> Bitmap {
+    let mut fields = Vec::new();
+    let mut pos = 0;
+    while fields.len() < 3 {
+        match bytes[pos] {
+            b'#' => {
+                while bytes[pos] != b'\n' {
+                    pos += 1;
+                }
+            }
+            b if b.is_ascii_whitespace() => pos += 1,
+            _ => {
+                let start = pos;
+                while !bytes[pos].is_ascii_whitespace() {
+                    pos += 1;
+                }
+                fields.push(std::str::from_utf8(&bytes[start..pos]).unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(fields[0], "P4");
+    let (w, h): (u32, u32) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let len = w.div_ceil(8) as usize * h as usize;
+    Bitmap::from_packed(w, h, bytes[pos + 1..pos + 1 + len].to_vec()).unwrap()
 }
