@@ -124,6 +124,11 @@ impl RtpStream {
         &self.socket
     }
 
+    /// Gives the socket back, for a switch of the same port to T.38 (or back).
+    pub fn into_socket(self) -> MediaSocket {
+        self.socket
+    }
+
     /// What the sender has sent.
     pub fn sender_stats(&self) -> SenderStats {
         self.sender.stats()

@@ -108,6 +108,11 @@ impl UdptlStream {
         &self.socket
     }
 
+    /// Gives the socket back, for a switch of the same port to audio (or back to T.38).
+    pub fn into_socket(self) -> MediaSocket {
+        self.socket
+    }
+
     /// What the sender has done.
     pub fn sender_stats(&self) -> SenderStats {
         self.sender.stats()
