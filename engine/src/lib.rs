@@ -5,5 +5,6 @@
 //! received pages into PDF.
 
 pub mod documents;
+pub mod call;
 pub mod loopback;
 pub mod selftest;

@@ -45,7 +45,7 @@ pub(crate) use self::call::{after, via_value};
 use self::call::{decorate, Call, Ctx, Purpose};
 use crate::auth::{Credentials, DigestClient, Verdict};
 use crate::error::{Error, Result};
-use crate::msg::{check_request, Method, Request, Response, StatusCode};
+use crate::msg::{check_request, HeaderName, Method, Request, Response, StatusCode};
 use crate::rng::Rng;
 use crate::sdp::{Agreed, OfferMedia, Policy, SessionDescription};
 use crate::transaction::{Peer, TransactionEvent, TransactionId, TransactionLayer};
@@ -177,7 +177,19 @@ impl DialogLayer {
         id: DialogId,
         code: StatusCode,
     ) -> Result<()> {
-        self.with_call(now, tl, id, |c, cx| c.reject(cx, code))
+        self.with_call(now, tl, id, |c, cx| c.reject(cx, code, Vec::new()))
+    }
+
+    /// Refuses an incoming call with `code` and extra headers (`Retry-After`, `Reason`).
+    pub fn reject_with(
+        &mut self,
+        now: Instant,
+        tl: &mut TransactionLayer,
+        id: DialogId,
+        code: StatusCode,
+        headers: Vec<(HeaderName, String)>,
+    ) -> Result<()> {
+        self.with_call(now, tl, id, |c, cx| c.reject(cx, code, headers))
     }
 
     /// Cancels our unanswered INVITE (sent once a provisional response has arrived).

@@ -222,7 +222,12 @@ impl Call {
     }
 
     /// A final non-2xx to the incoming INVITE.
-    pub(crate) fn reject(&mut self, cx: &mut Ctx<'_>, code: StatusCode) -> Result<()> {
+    pub(crate) fn reject(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        code: StatusCode,
+        headers: Vec<(HeaderName, String)>,
+    ) -> Result<()> {
         if code.as_u16() < 300 {
             return Err(Error::DialogState(
                 "a rejection needs a code of 300 or more",
@@ -230,7 +235,10 @@ impl Call {
         }
         let uas = self.open_invite()?;
         let (tx, req) = (uas.tx, uas.request.clone());
-        let resp = self.response(cx, &req, code);
+        let mut resp = self.response(cx, &req, code);
+        for (name, value) in headers {
+            resp.headers.push(name, value);
+        }
         self.finish_invite(cx, tx, resp);
         self.end(cx, EndReason::Rejected(code));
         Ok(())

@@ -1,0 +1,530 @@
+//! The SIP user agent of the engine: one task owns the transport, the transaction layer
+//! and the dialog layer, and hands each call its own stream of events.
+//!
+//! Calls talk to it through a [`CallHandle`]; new incoming calls from admitted peers arrive
+//! as [`IncomingCall`]s. Sources outside the [`PeerAcl`] get 403 before any media is opened,
+//! and a line fail2ban can match is logged. While shutting down, new INVITEs get 503 with
+//! Retry-After so that a proxy in front fails over.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sip::dialog::{CallParams, DialogConfig, DialogEvent, DialogId, DialogLayer, MediaConfig};
+use sip::msg::{HeaderName, Method, Request, Response, StatusCode};
+use sip::sdp::{OfferMedia, Policy, SessionDescription};
+use sip::transaction::{Peer, TimerConfig, TransactionEvent, TransactionLayer, Transport};
+use sip::transport::{SipTransport, TransportConfig};
+use tokio::sync::{mpsc, oneshot};
+
+use super::acl::PeerAcl;
+use super::CallError as Error;
+
+/// How the agent listens and whom it admits.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Listen address for UDP and TCP (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Address for Via, Contact and SDP when it differs from the bound one (1:1 NAT).
+    pub advertised: Option<IpAddr>,
+    /// User-Agent and Server header value.
+    pub user_agent: String,
+    /// Peers allowed to call us.
+    pub acl: PeerAcl,
+    /// Retry-After of the 503 sent while shutting down, in seconds.
+    pub shutdown_retry_after: u32,
+}
+
+impl AgentConfig {
+    /// Listens on `listen`, admits nobody until `acl` is set.
+    pub fn new(listen: SocketAddr) -> Self {
+        AgentConfig {
+            listen,
+            advertised: None,
+            user_agent: format!("faxserver/{}", env!("CARGO_PKG_VERSION")),
+            acl: PeerAcl::default(),
+            shutdown_retry_after: 30,
+        }
+    }
+}
+
+/// What a call learns from the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallEvent {
+    /// A dialog event of this call.
+    Dialog(DialogEvent),
+    /// The final response to our INVITE, with what it says about retrying.
+    FinalResponse {
+        /// Its status.
+        status: u16,
+        /// Retry-After, in seconds.
+        retry_after: Option<u32>,
+        /// Q.850 cause of a `Reason` header.
+        q850: Option<u16>,
+    },
+    /// The far end's BYE or CANCEL carried a `Reason` with this Q.850 cause.
+    RemoteReason {
+        /// The cause.
+        q850: u16,
+    },
+}
+
+enum Cmd {
+    Invite(Box<CallParams>, CallSink, oneshot::Sender<sip::Result<(DialogId, String)>>),
+    Ring(DialogId),
+    Accept(DialogId, Box<MediaConfig>),
+    Reject(DialogId, u16),
+    Bye(DialogId),
+    Reinvite(DialogId, OfferMedia),
+    AcceptOffer(DialogId, Option<Policy>),
+    RejectOffer(DialogId, u16),
+    Drop(DialogId),
+}
+
+type CallSink = mpsc::UnboundedSender<CallEvent>;
+
+/// A handle on the running agent; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SipAgent {
+    cmd: mpsc::UnboundedSender<Cmd>,
+    udp: SocketAddr,
+    shutting_down: Arc<AtomicBool>,
+}
+
+/// A call offered to us by an admitted peer; answer it with
+/// [`run_incoming`](super::run_incoming) or refuse it.
+#[derive(Debug)]
+pub struct IncomingCall {
+    /// The INVITE.
+    pub request: Box<Request>,
+    /// Where it came from.
+    pub peer: Peer,
+    /// Its SDP offer, if it had one.
+    pub offer: Option<SessionDescription>,
+    /// The call's handle.
+    pub handle: CallHandle,
+}
+
+/// One call's end of the agent: commands out, events in.
+#[derive(Debug)]
+pub struct CallHandle {
+    id: DialogId,
+    call_id: String,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+}
+
+impl Drop for CallHandle {
+    fn drop(&mut self) {
+        let _ = self.cmd.send(Cmd::Drop(self.id));
+    }
+}
+
+impl CallHandle {
+    /// The SIP Call-ID.
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// The next event; `None` when the agent has stopped.
+    pub async fn next(&mut self) -> Option<CallEvent> {
+        self.events.recv().await
+    }
+
+    /// Sends 180 Ringing.
+    pub fn ring(&self) {
+        let _ = self.cmd.send(Cmd::Ring(self.id));
+    }
+
+    /// Answers with 200 OK and `media`.
+    pub fn accept(&self, media: MediaConfig) {
+        let _ = self.cmd.send(Cmd::Accept(self.id, Box::new(media)));
+    }
+
+    /// Refuses the call with `status`.
+    pub fn reject(&self, status: u16) {
+        let _ = self.cmd.send(Cmd::Reject(self.id, status));
+    }
+
+    /// Hangs up (CANCEL while unanswered).
+    pub fn bye(&self) {
+        let _ = self.cmd.send(Cmd::Bye(self.id));
+    }
+
+    /// Offers new media in a re-INVITE.
+    pub fn reinvite(&self, what: OfferMedia) {
+        let _ = self.cmd.send(Cmd::Reinvite(self.id, what));
+    }
+
+    /// Answers the far end's re-INVITE offer.
+    pub fn accept_offer(&self, policy: Option<Policy>) {
+        let _ = self.cmd.send(Cmd::AcceptOffer(self.id, policy));
+    }
+
+    /// Refuses the far end's re-INVITE offer; the call keeps its media.
+    pub fn reject_offer(&self, status: u16) {
+        let _ = self.cmd.send(Cmd::RejectOffer(self.id, status));
+    }
+}
+
+impl SipAgent {
+    /// Binds the transport and starts the agent; incoming calls arrive on the receiver.
+    pub async fn start(cfg: AgentConfig) -> Result<(SipAgent, mpsc::Receiver<IncomingCall>), Error> {
+        let mut tcfg = TransportConfig::udp_and_tcp(cfg.listen);
+        tcfg.advertised = cfg.advertised;
+        let transport = SipTransport::bind(tcfg).await.map_err(Error::Sip)?;
+        let v6 = cfg.listen.is_ipv6();
+        let udp = transport
+            .local_addr(Transport::Udp, v6)
+            .ok_or(Error::Setup("no UDP socket bound"))?;
+        let agent = transport
+            .local_agent("fax", Transport::Udp, v6, &cfg.user_agent)
+            .ok_or(Error::Setup("no UDP socket bound"))?;
+        let (cmd, cmd_rx) = mpsc::unbounded_channel();
+        let (incoming_tx, incoming) = mpsc::channel(64);
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let seed = seed();
+        let task = AgentTask {
+            tl: TransactionLayer::new(TimerConfig::default(), seed),
+            dl: DialogLayer::new(DialogConfig::new(agent), seed.rotate_left(17)),
+            routes: HashMap::new(),
+            by_call_id: HashMap::new(),
+            cfg,
+            cmd: cmd.clone(),
+            incoming: incoming_tx,
+            shutting_down: shutting_down.clone(),
+        };
+        tokio::spawn(task.run(transport, cmd_rx));
+        Ok((
+            SipAgent {
+                cmd,
+                udp,
+                shutting_down,
+            },
+            incoming,
+        ))
+    }
+
+    /// Our UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.udp
+    }
+
+    /// Places a call; the INVITE is on its way when this returns.
+    pub async fn invite(&self, params: CallParams) -> Result<CallHandle, Error> {
+        let (sink, events) = mpsc::unbounded_channel();
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Cmd::Invite(Box::new(params), sink, tx))
+            .map_err(|_| Error::AgentStopped)?;
+        let (id, call_id) = rx
+            .await
+            .map_err(|_| Error::AgentStopped)?
+            .map_err(Error::Sip)?;
+        Ok(CallHandle {
+            id,
+            call_id,
+            cmd: self.cmd.clone(),
+            events,
+        })
+    }
+
+    /// Stops taking new calls: INVITEs get 503 with Retry-After from now on.
+    pub fn shut_down(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+}
+
+fn seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
+}
+
+struct AgentTask {
+    tl: TransactionLayer,
+    dl: DialogLayer,
+    routes: HashMap<DialogId, CallSink>,
+    by_call_id: HashMap<String, DialogId>,
+    cfg: AgentConfig,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    incoming: mpsc::Sender<IncomingCall>,
+    shutting_down: Arc<AtomicBool>,
+}
+
+impl AgentTask {
+    async fn run(mut self, mut transport: SipTransport, mut cmd_rx: mpsc::UnboundedReceiver<Cmd>) {
+        loop {
+            let deadline = [self.tl.poll_timeout(), self.dl.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                inc = transport.recv() => {
+                    let Some(inc) = inc else { return };
+                    self.tl.handle_message(Instant::now(), inc.message, inc.peer);
+                }
+                cmd = cmd_rx.recv() => {
+                    // The task holds a sender itself, so `None` never comes.
+                    let Some(cmd) = cmd else { return };
+                    self.command(cmd);
+                }
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                    let now = Instant::now();
+                    self.tl.handle_timeout(now);
+                    self.dl.handle_timeout(now, &mut self.tl);
+                }
+            }
+            self.pump(&transport).await;
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        let now = Instant::now();
+        let (dl, tl) = (&mut self.dl, &mut self.tl);
+        let result = match cmd {
+            Cmd::Invite(params, sink, reply) => {
+                let result = dl.invite(now, tl, *params).map(|id| {
+                    let call_id = dl.call_id(id).unwrap_or_default().to_owned();
+                    self.routes.insert(id, sink);
+                    self.by_call_id.insert(call_id.clone(), id);
+                    (id, call_id)
+                });
+                let _ = reply.send(result);
+                Ok(())
+            }
+            Cmd::Ring(id) => dl.ring(now, tl, id),
+            Cmd::Accept(id, media) => dl.accept(now, tl, id, *media),
+            Cmd::Reject(id, code) => dl.reject(now, tl, id, status(code)),
+            Cmd::Bye(id) => dl.bye(now, tl, id),
+            Cmd::Reinvite(id, what) => dl.reinvite(now, tl, id, what),
+            Cmd::AcceptOffer(id, policy) => dl.accept_offer(now, tl, id, policy),
+            Cmd::RejectOffer(id, code) => dl.reject_offer(now, tl, id, status(code)),
+            Cmd::Drop(id) => {
+                self.routes.remove(&id);
+                if let Some(call_id) = dl.call_id(id) {
+                    self.by_call_id.remove(call_id);
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!("SIP command refused: {e}");
+        }
+    }
+
+    /// Sends what the layers want sent and routes their events, until both are quiet.
+    async fn pump(&mut self, transport: &SipTransport) {
+        loop {
+            let mut busy = false;
+            while let Some(t) = self.tl.poll_transmit() {
+                busy = true;
+                if let Err(e) = transport.send(t).await {
+                    tracing::debug!("SIP send failed: {e}");
+                }
+            }
+            let now = Instant::now();
+            while let Some(ev) = self.tl.poll_event() {
+                busy = true;
+                self.peek(&ev);
+                if let Some(other) = self.dl.handle_transaction_event(now, &mut self.tl, ev) {
+                    self.unhandled(now, other);
+                }
+            }
+            while let Some(ev) = self.dl.poll_event() {
+                busy = true;
+                self.route(now, ev);
+            }
+            if !busy {
+                return;
+            }
+        }
+    }
+
+    /// Reads what the dialog layer does not pass on: Retry-After and Reason.
+    fn peek(&self, ev: &TransactionEvent) {
+        match ev {
+            TransactionEvent::Response { response, .. } => self.peek_response(response),
+            TransactionEvent::Request { request, .. }
+                if matches!(request.method, Method::Bye | Method::Cancel) =>
+            {
+                let Some(q850) = reason_cause(&request.headers) else {
+                    return;
+                };
+                if let Some(sink) = self.sink_for(&request.headers) {
+                    let _ = sink.send(CallEvent::RemoteReason { q850 });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn peek_response(&self, response: &Response) {
+        let status = response.status.as_u16();
+        let invite = response
+            .headers
+            .cseq()
+            .is_ok_and(|c| c.method == Method::Invite);
+        if !invite || status < 200 {
+            return;
+        }
+        let Some(sink) = self.sink_for(&response.headers) else {
+            return;
+        };
+        let retry_after = response
+            .headers
+            .get(&HeaderName::RetryAfter)
+            .and_then(|v| v.split([';', '(', ' ']).next()?.trim().parse().ok());
+        let _ = sink.send(CallEvent::FinalResponse {
+            status,
+            retry_after,
+            q850: reason_cause(&response.headers),
+        });
+    }
+
+    fn sink_for(&self, headers: &sip::msg::Headers) -> Option<&CallSink> {
+        let call_id = headers.get(&HeaderName::CallId)?;
+        self.routes.get(self.by_call_id.get(call_id.trim())?)
+    }
+
+    fn unhandled(&mut self, now: Instant, ev: TransactionEvent) {
+        // OPTIONS outside a dialog (a peer's keep-alive probe) gets 200; anything else that
+        // is not about a call is refused rather than left to time out.
+        if let TransactionEvent::Request { id, request, .. } = ev {
+            let code = if request.method == Method::Options {
+                StatusCode::OK
+            } else {
+                StatusCode::METHOD_NOT_ALLOWED
+            };
+            let mut resp = Response::for_request(&request, code);
+            resp.headers.push(
+                HeaderName::Allow,
+                "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK, INFO",
+            );
+            let _ = self.tl.send_response(now, id, resp);
+        }
+    }
+
+    fn route(&mut self, now: Instant, ev: DialogEvent) {
+        if let DialogEvent::Incoming {
+            id,
+            request,
+            peer,
+            offer,
+        } = ev
+        {
+            self.incoming_call(now, id, request, peer, offer);
+            return;
+        }
+        let id = event_id(&ev);
+        let ended = matches!(ev, DialogEvent::Terminated { .. });
+        if let Some(sink) = self.routes.get(&id) {
+            let _ = sink.send(CallEvent::Dialog(ev));
+        }
+        if ended {
+            self.routes.remove(&id);
+            if let Some(call_id) = self.dl.call_id(id) {
+                self.by_call_id.remove(call_id);
+            }
+        }
+    }
+
+    fn incoming_call(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        request: Box<Request>,
+        peer: Peer,
+        offer: Option<SessionDescription>,
+    ) {
+        let source = peer.addr.ip();
+        if !self.cfg.acl.admits(source) {
+            // One fixed format, so that fail2ban can match it.
+            tracing::warn!(
+                target: "faxserver::security",
+                "SIP INVITE from unknown source {source} rejected with 403"
+            );
+            let _ = self.dl.reject(now, &mut self.tl, id, status(403));
+            return;
+        }
+        if self.shutting_down.load(Ordering::SeqCst) {
+            let retry = self.cfg.shutdown_retry_after.to_string();
+            let _ = self.dl.reject_with(
+                now,
+                &mut self.tl,
+                id,
+                status(503),
+                vec![(HeaderName::RetryAfter, retry)],
+            );
+            return;
+        }
+        let (sink, events) = mpsc::unbounded_channel();
+        let call_id = self.dl.call_id(id).unwrap_or_default().to_owned();
+        self.routes.insert(id, sink);
+        self.by_call_id.insert(call_id.clone(), id);
+        let call = IncomingCall {
+            request,
+            peer,
+            offer,
+            handle: CallHandle {
+                id,
+                call_id,
+                cmd: self.cmd.clone(),
+                events,
+            },
+        };
+        if let Err(e) = self.incoming.try_send(call) {
+            // Nobody takes calls now (or too many wait): refuse rather than ring forever.
+            let call = match e {
+                mpsc::error::TrySendError::Full(c) | mpsc::error::TrySendError::Closed(c) => c,
+            };
+            let code = status(503);
+            let _ = self.dl.reject(now, &mut self.tl, id, code);
+            drop(call);
+        }
+    }
+}
+
+/// A status code from a number we chose (always within range; 500 if not).
+fn status(code: u16) -> StatusCode {
+    StatusCode::new(code).unwrap_or(StatusCode::NOT_IMPLEMENTED)
+}
+
+fn event_id(ev: &DialogEvent) -> DialogId {
+    match ev {
+        DialogEvent::Incoming { id, .. }
+        | DialogEvent::Early { id, .. }
+        | DialogEvent::Confirmed { id, .. }
+        | DialogEvent::ReinviteOffered { id, .. }
+        | DialogEvent::MediaChanged { id, .. }
+        | DialogEvent::ReinviteRejected { id, .. }
+        | DialogEvent::Refreshed { id, .. }
+        | DialogEvent::Redirected { id, .. }
+        | DialogEvent::Terminated { id, .. } => *id,
+    }
+}
+
+/// The Q.850 cause of a `Reason: Q.850;cause=16;text="…"` header (RFC 3326).
+pub fn reason_cause(headers: &sip::msg::Headers) -> Option<u16> {
+    headers.get_all(&HeaderName::Reason).find_map(|value| {
+        value.split(',').find_map(|reason| {
+            let mut parts = reason.split(';');
+            let protocol = parts.next()?.trim();
+            if !protocol.eq_ignore_ascii_case("Q.850") {
+                return None;
+            }
+            parts.find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                if k.trim().eq_ignore_ascii_case("cause") {
+                    v.trim().trim_matches('"').parse().ok()
+                } else {
+                    None
+                }
+            })
+        })
+    })
+}

@@ -1,0 +1,49 @@
+//! Fax calls over SIP: the engine's user agent, the media leg of each call (G.711 or T.38
+//! on one port) and the call task that joins SIP, media and SpanDSP.
+//!
+//! A call runs as one tokio task: [`run_outgoing`] dials and sends or receives a document,
+//! [`run_incoming`] answers an [`IncomingCall`]. Each returns a [`CallReport`] whatever
+//! happens: SIP failures, T.30 failures and timeouts end up in it, never as a lost call.
+//! The T.38 policy ([`T38Mode`], [`T38Trigger`], [`DeadT38`]) is applied inside the task:
+//! T.38 is requested at answer or on the first sign of a fax, accepted when offered,
+//! abandoned for G.711 on a 488, and left for G.711 again when no UDPTL arrives.
+
+mod acl;
+mod agent;
+mod clock;
+mod config;
+mod leg;
+mod report;
+mod session;
+
+pub use acl::{BadCidr, Cidr, PeerAcl};
+pub use agent::{reason_cause, AgentConfig, CallEvent, CallHandle, IncomingCall, SipAgent};
+pub use clock::TICK;
+pub use config::{DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger, UdptlOptions};
+pub use report::{
+    CallReport, FaxDirection, FaxSummary, MediaPhase, PageReport, Party, T38Event, T38Step,
+};
+pub use session::{run_incoming, run_outgoing, FaxJob, OutgoingCall, Progress};
+
+/// Why a call could not be set up or run.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The SIP layer refused (bind failure, bad request).
+    #[error("SIP: {0}")]
+    Sip(sip::Error),
+    /// A media core refused its configuration.
+    #[error("media: {0}")]
+    Media(media::Error),
+    /// SpanDSP refused the fax settings or the document.
+    #[error("fax: {0}")]
+    Fax(spandsp::Error),
+    /// A socket failed.
+    #[error("I/O: {0}")]
+    Io(std::io::Error),
+    /// Something needed to start is missing.
+    #[error("setup: {0}")]
+    Setup(&'static str),
+    /// The SIP agent task has stopped.
+    #[error("the SIP agent has stopped")]
+    AgentStopped,
+}

@@ -1,0 +1,240 @@
+//! What a fax call did, for the store, the API, the CLI's JSON and the outcome classifier.
+
+use serde::{Deserialize, Serialize};
+use spandsp::{FaxResult, PageResult};
+
+/// Which way the document went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaxDirection {
+    /// We sent the document.
+    Send,
+    /// We received one.
+    Receive,
+}
+
+/// Who did something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Party {
+    /// This side.
+    Local,
+    /// The far end.
+    Remote,
+}
+
+/// A step in the T.38 negotiation of a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum T38Step {
+    /// A T.38 offer was made (in the INVITE or a re-INVITE).
+    Offered {
+        /// By whom.
+        by: Party,
+    },
+    /// The offer was accepted and T.38 media started.
+    Accepted {
+        /// Who accepted it.
+        by: Party,
+    },
+    /// The offer was refused.
+    Rejected {
+        /// Who refused it.
+        by: Party,
+        /// The SIP status (488, 606, …).
+        status: u16,
+    },
+    /// The re-INVITE got no answer.
+    TimedOut,
+    /// T.38 was agreed but no UDPTL arrived while audio did.
+    NoMedia,
+    /// We went back to G.711 after T.38.
+    BackToAudio,
+}
+
+/// A T.38 step and when it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct T38Event {
+    /// Media time since the call started, in ms.
+    pub at_ms: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub step: T38Step,
+}
+
+/// A stretch of the call carried by one kind of media.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaPhase {
+    /// `audio/PCMU`, `audio/PCMA` or `t38/v<version>`.
+    pub media: String,
+    /// Media time when it started, in ms.
+    pub from_ms: u64,
+}
+
+/// One page sent or received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageReport {
+    /// Page number, from 1.
+    pub page: u32,
+    /// Line bit rate.
+    pub bit_rate: u32,
+    /// Error correction in use.
+    pub ecm: bool,
+    /// Resolution name.
+    pub resolution: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Rows.
+    pub rows: u32,
+    /// Rows with errors (non-ECM).
+    pub bad_rows: u32,
+    /// The media that carried it.
+    pub media: String,
+    /// Media time when it completed, in ms.
+    pub at_ms: u64,
+}
+
+impl PageReport {
+    pub(crate) fn new(p: &PageResult, media: &str, at_ms: u64) -> Self {
+        PageReport {
+            page: p.pages_transferred,
+            bit_rate: p.bit_rate,
+            ecm: p.ecm,
+            resolution: p.resolution.name(),
+            width: p.width,
+            rows: p.length,
+            bad_rows: p.bad_rows,
+            media: media.to_owned(),
+            at_ms,
+        }
+    }
+}
+
+/// The T.30 result of the call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaxSummary {
+    /// T.30 completion code (0 = every page confirmed).
+    pub code: i32,
+    /// SpanDSP's text for the code.
+    pub code_text: String,
+    /// Pages transferred.
+    pub pages: u32,
+    /// Pages in the document (sending only).
+    pub pages_total: u32,
+    /// Line bit rate at the end.
+    pub bit_rate: u32,
+    /// Error correction in use.
+    pub ecm: bool,
+    /// Resolution name.
+    pub resolution: String,
+    /// The far end's TSI or CSI.
+    pub remote_ident: String,
+    /// Rows with errors.
+    pub bad_rows: u32,
+    /// Longest run of bad rows.
+    pub longest_bad_row_run: u32,
+    /// Phase B negotiations seen.
+    pub negotiations: u32,
+}
+
+impl FaxSummary {
+    pub(crate) fn new(r: &FaxResult) -> Self {
+        FaxSummary {
+            code: r.code.0,
+            code_text: r.code.text().to_owned(),
+            pages: r.stats.pages_transferred,
+            pages_total: r.stats.pages_total,
+            bit_rate: r.stats.bit_rate,
+            ecm: r.stats.ecm,
+            resolution: r.stats.resolution.name(),
+            remote_ident: r.remote_ident.clone(),
+            bad_rows: r.stats.bad_rows,
+            longest_bad_row_run: r.stats.longest_bad_row_run,
+            negotiations: r.negotiations,
+        }
+    }
+}
+
+/// Everything a finished call reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallReport {
+    /// SIP Call-ID.
+    pub call_id: String,
+    /// Send or receive.
+    pub direction: FaxDirection,
+    /// True once the call was answered (2xx).
+    pub answered: bool,
+    /// The INVITE's final status as sent or received (200, 486, …).
+    pub sip_status: Option<u16>,
+    /// Seconds from a Retry-After in the final response.
+    pub retry_after: Option<u32>,
+    /// Q.850 cause from a `Reason` header, when one came.
+    pub q850_cause: Option<u16>,
+    /// Who hung up, when the call was answered.
+    pub hangup_by: Option<Party>,
+    /// How the SIP side ended, in words.
+    pub sip_end: String,
+    /// Why the engine ended the call itself (timeouts, dead T.38), when it did.
+    pub failure: Option<String>,
+    /// The T.30 result, once T.30 ran.
+    pub fax: Option<FaxSummary>,
+    /// True when T.30 heard anything from a fax machine (a frame or a page).
+    pub fax_seen: bool,
+    /// Media that carried the call, in order.
+    pub media: Vec<MediaPhase>,
+    /// The T.38 negotiation, in order.
+    pub t38: Vec<T38Event>,
+    /// Every page, in order.
+    pub pages: Vec<PageReport>,
+    /// Media time of the whole call, in ms.
+    pub duration_ms: u64,
+}
+
+impl CallReport {
+    pub(crate) fn new(direction: FaxDirection) -> Self {
+        CallReport {
+            call_id: String::new(),
+            direction,
+            answered: false,
+            sip_status: None,
+            retry_after: None,
+            q850_cause: None,
+            hangup_by: None,
+            sip_end: String::new(),
+            failure: None,
+            fax: None,
+            fax_seen: false,
+            media: Vec::new(),
+            t38: Vec::new(),
+            pages: Vec::new(),
+            duration_ms: 0,
+        }
+    }
+
+    /// True when T.30 confirmed every page and the engine saw no failure.
+    pub fn is_success(&self) -> bool {
+        self.failure.is_none() && self.fax.as_ref().is_some_and(|f| f.code == 0 && f.pages > 0)
+    }
+
+    /// A one-line summary for logs and the CLI.
+    pub fn summary(&self) -> String {
+        match (&self.fax, &self.failure) {
+            (Some(f), None) if f.code == 0 => format!(
+                "success: {} page(s) at {} bit/s{}, remote {:?}",
+                f.pages,
+                f.bit_rate,
+                if f.ecm { " ECM" } else { "" },
+                f.remote_ident
+            ),
+            (Some(f), failure) => format!(
+                "failed: {} (T.30 code {}), {} page(s) transferred{}",
+                f.code_text,
+                f.code,
+                f.pages,
+                failure.as_ref().map(|r| format!("; {r}")).unwrap_or_default()
+            ),
+            (None, Some(failure)) => format!("failed: {failure}"),
+            (None, None) => format!("failed: {}", self.sip_end),
+        }
+    }
+}
