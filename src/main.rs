@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod tools;
+
 /// Multi-tenant Fax-over-IP server: SIP, T.38 and G.711 with SpanDSP in one process.
 #[derive(Debug, Parser)]
 #[command(name = "faxserver", version, about)]
@@ -27,6 +29,10 @@ enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Send one fax to a SIP URI and exit 0 only when every page was confirmed.
+    Send(tools::send::SendArgs),
+    /// Answer calls on a SIP address and write each fax as TIFF, PDF and a JSON report.
+    Receive(tools::receive::ReceiveArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +58,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Selftest { document, keep } => selftest(document, keep),
+        Command::Send(args) => tools::send::run(args),
+        Command::Receive(args) => tools::receive::run(args),
     }
 }
 

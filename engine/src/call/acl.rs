@@ -16,11 +16,15 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, canonical(ip)) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -137,7 +141,14 @@ mod tests {
 
     #[test]
     fn bad_blocks_are_refused() {
-        for s in ["", "300.1.1.1", "10.0.0.0/33", "10.0.0.0/x", "host.example", "::/129"] {
+        for s in [
+            "",
+            "300.1.1.1",
+            "10.0.0.0/33",
+            "10.0.0.0/x",
+            "host.example",
+            "::/129",
+        ] {
             assert!(s.parse::<Cidr>().is_err(), "{s}");
         }
     }

@@ -72,7 +72,11 @@ pub enum CallEvent {
 }
 
 enum Cmd {
-    Invite(Box<CallParams>, CallSink, oneshot::Sender<sip::Result<(DialogId, String)>>),
+    Invite(
+        Box<CallParams>,
+        CallSink,
+        oneshot::Sender<sip::Result<(DialogId, String)>>,
+    ),
     Ring(DialogId),
     Accept(DialogId, Box<MediaConfig>),
     Reject(DialogId, u16),
@@ -171,7 +175,9 @@ impl CallHandle {
 
 impl SipAgent {
     /// Binds the transport and starts the agent; incoming calls arrive on the receiver.
-    pub async fn start(cfg: AgentConfig) -> Result<(SipAgent, mpsc::Receiver<IncomingCall>), Error> {
+    pub async fn start(
+        cfg: AgentConfig,
+    ) -> Result<(SipAgent, mpsc::Receiver<IncomingCall>), Error> {
         let mut tcfg = TransportConfig::udp_and_tcp(cfg.listen);
         tcfg.advertised = cfg.advertised;
         let transport = SipTransport::bind(tcfg).await.map_err(Error::Sip)?;

@@ -209,7 +209,11 @@ impl Leg {
 
     /// One 20 ms tick at media time `now`: receive, feed T.30, send. Fax tones signalled by
     /// RFC 4733 events are pushed to `tones`.
-    pub(crate) fn tick(&mut self, now: Instant, tones: &mut Vec<ToneEvent>) -> Result<(), CallError> {
+    pub(crate) fn tick(
+        &mut self,
+        now: Instant,
+        tones: &mut Vec<ToneEvent>,
+    ) -> Result<(), CallError> {
         match &mut self.stream {
             Stream::Audio(stream) => {
                 stream.drain(now).map_err(CallError::Io)?;

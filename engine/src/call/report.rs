@@ -213,7 +213,11 @@ impl CallReport {
 
     /// True when T.30 confirmed every page and the engine saw no failure.
     pub fn is_success(&self) -> bool {
-        self.failure.is_none() && self.fax.as_ref().is_some_and(|f| f.code == 0 && f.pages > 0)
+        self.failure.is_none()
+            && self
+                .fax
+                .as_ref()
+                .is_some_and(|f| f.code == 0 && f.pages > 0)
     }
 
     /// A one-line summary for logs and the CLI.
@@ -231,7 +235,10 @@ impl CallReport {
                 f.code_text,
                 f.code,
                 f.pages,
-                failure.as_ref().map(|r| format!("; {r}")).unwrap_or_default()
+                failure
+                    .as_ref()
+                    .map(|r| format!("; {r}"))
+                    .unwrap_or_default()
             ),
             (None, Some(failure)) => format!("failed: {failure}"),
             (None, None) => format!("failed: {}", self.sip_end),

@@ -169,7 +169,15 @@ pub async fn run_outgoing(
     };
     report.call_id = handle.call_id().to_owned();
     let ring_deadline = TokioInstant::now() + job.options.ring_timeout;
-    let mut session = Session::new(handle, Role::Calling, job, settings, socket, report, progress);
+    let mut session = Session::new(
+        handle,
+        Role::Calling,
+        job,
+        settings,
+        socket,
+        report,
+        progress,
+    );
     session.ring_deadline = Some(ring_deadline);
     session.run().await
 }
@@ -201,7 +209,15 @@ pub async fn run_incoming(
         });
     }
     let delay = job.options.answer_delay;
-    let mut session = Session::new(handle, Role::Answering, job, settings, socket, report, progress);
+    let mut session = Session::new(
+        handle,
+        Role::Answering,
+        job,
+        settings,
+        socket,
+        report,
+        progress,
+    );
     session.handle.ring();
     session.answer_at = Some(TokioInstant::now() + delay);
     session.run().await
@@ -252,15 +268,20 @@ fn offers_t38(sdp: &SessionDescription) -> bool {
 
 /// The audio stream of an early (18x) answer, read without completing offer/answer.
 fn early_audio(sdp: &SessionDescription, codecs: &[G711]) -> Option<AudioSession> {
-    let m = sdp.media.iter().find(|m| m.port != 0 && m.is_rtp_avp_audio())?;
+    let m = sdp
+        .media
+        .iter()
+        .find(|m| m.port != 0 && m.is_rtp_avp_audio())?;
     let ip = sdp.connection_for(m).and_then(|c| c.ip())?;
     let all = m.codecs();
-    let codec = all
-        .iter()
-        .find(|c| codecs.iter().any(|g| c.is(g.name())))?;
+    let codec = all.iter().find(|c| codecs.iter().any(|g| c.is(g.name())))?;
     Some(AudioSession {
         remote: Some(SocketAddr::new(ip, m.port)),
-        codec: if codec.is("PCMA") { G711::Pcma } else { G711::Pcmu },
+        codec: if codec.is("PCMA") {
+            G711::Pcma
+        } else {
+            G711::Pcmu
+        },
         payload_type: codec.payload_type,
         telephone_event: all
             .iter()
@@ -608,7 +629,9 @@ impl Session {
         if let Some(leg) = self.leg.take() {
             return Ok(leg.into_socket());
         }
-        self.socket.take().ok_or(CallError::Setup("media socket lost"))
+        self.socket
+            .take()
+            .ok_or(CallError::Setup("media socket lost"))
     }
 
     /// Audio towards `session`; with `fax`, T.30 starts on it.
@@ -663,7 +686,10 @@ impl Session {
                     &self.settings,
                     (self.role, self.direction.clone(), &self.t30),
                 )?;
-                self.t38_since = Some((self.now_ms(), before.unfit + before.foreign + before.received));
+                self.t38_since = Some((
+                    self.now_ms(),
+                    before.unfit + before.foreign + before.received,
+                ));
                 self.last_progress_ms = self.now_ms();
                 self.t38_step(T38Step::Accepted { by });
                 self.enter_phase(&leg.media.clone());
@@ -705,7 +731,10 @@ impl Session {
         let fax_tone = tones.drain(..).any(|t| {
             matches!(
                 t,
-                ToneEvent::Cng | ToneEvent::Ans | ToneEvent::AnsPhaseReversed | ToneEvent::V21Preamble
+                ToneEvent::Cng
+                    | ToneEvent::Ans
+                    | ToneEvent::AnsPhaseReversed
+                    | ToneEvent::V21Preamble
             )
         });
         self.tones = tones;
@@ -825,7 +854,10 @@ impl Session {
             return;
         }
         if now >= self.cap_ms() {
-            self.fail(&format!("call exceeded its time limit of {} s", self.cap_ms() / 1000));
+            self.fail(&format!(
+                "call exceeded its time limit of {} s",
+                self.cap_ms() / 1000
+            ));
             self.stop_fax();
             self.hang_up();
         }
