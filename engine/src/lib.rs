@@ -4,7 +4,9 @@
 //! durable queue, the tracker and notification. `documents` turns uploads into fax pages and
 //! received pages into PDF.
 
-pub mod documents;
 pub mod call;
+pub mod documents;
 pub mod loopback;
+pub mod outcome;
+pub mod policy;
 pub mod selftest;

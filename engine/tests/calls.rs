@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use engine::call::{
     run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob, FaxOptions, MediaSettings,
-    OutgoingCall, Party, PeerAcl, SipAgent, T38Mode, T38Step,
+    OutgoingCall, Party, PeerAcl, Progress, SipAgent, T38Mode, T38Step,
 };
+use engine::outcome::OutcomeClass;
 use media::ports::PortPool;
 use spandsp::Direction;
+use tokio::sync::{mpsc, watch};
 
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -45,6 +47,18 @@ async fn call(
     receiver: FaxOptions,
     speed: u32,
 ) -> Ends {
+    call_with(dir, pages, sender, receiver, speed, None).await
+}
+
+/// As [`call`]; with `hang_up_after`, the receiver hangs up once it has that many pages.
+async fn call_with(
+    dir: &Path,
+    pages: usize,
+    sender: FaxOptions,
+    receiver: FaxOptions,
+    speed: u32,
+    hang_up_after: Option<u32>,
+) -> Ends {
     let tiff = common::charts_tiff(&common::itu_charts(pages));
     let send_path = common::write_send_document(dir, &tiff);
     let rx_path = dir.join("received.tif");
@@ -58,15 +72,27 @@ async fn call(
         .unwrap();
 
     let rx_media = media(&pool, speed);
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let rx_job = FaxJob {
         direction: Direction::Receive {
             tiff: rx_path.clone(),
         },
         options: receiver,
+        cancel: Some(cancel_rx),
     };
     let receiving = tokio::spawn(async move {
         let call = incoming.recv().await.expect("an INVITE arrives");
-        run_incoming(call, rx_job, &rx_media, None).await
+        run_incoming(call, rx_job, &rx_media, Some(progress_tx)).await
+    });
+    tokio::spawn(async move {
+        while let Some(p) = progress_rx.recv().await {
+            if let (Progress::Page(page), Some(n)) = (p, hang_up_after) {
+                if page.page >= n {
+                    let _ = cancel_tx.send(true);
+                }
+            }
+        }
     });
     let target = format!("sip:5551234@{}", rx_agent.local_addr());
     let call = OutgoingCall::direct(&target, "5550001", tx_agent.local_addr()).unwrap();
@@ -75,11 +101,19 @@ async fn call(
             tiff: send_path.clone(),
         },
         options: sender,
+        cancel: None,
     };
     let send = run_outgoing(&tx_agent, call, tx_job, &media(&pool, speed), None).await;
     let receive = receiving.await.unwrap();
     if send.is_success() {
         common::assert_same_pixels(&send_path, &rx_path);
+    } else if let Some(n) = hang_up_after {
+        let sent = common::pages_of(&send_path);
+        let received = common::pages_of(&rx_path);
+        assert_eq!(received.len(), n as usize, "pages kept after the hang-up");
+        for (s, r) in sent.iter().zip(&received) {
+            assert_eq!(s.bitmap.data, r.bitmap.data, "page pixels");
+        }
     }
     Ends { send, receive }
 }
@@ -93,6 +127,7 @@ fn assert_success(ends: &Ends, pages: u32) {
         assert!(r.answered);
         assert_eq!(r.sip_status, Some(200));
     }
+    assert_eq!(ends.send.outcome().class, OutcomeClass::Success);
     assert_eq!(ends.send.fax.as_ref().unwrap().remote_ident, "RECEIVER");
     assert_eq!(ends.receive.fax.as_ref().unwrap().remote_ident, "SENDER");
 }
@@ -141,4 +176,119 @@ async fn audio_then_t38_requested_by_receiver() {
         ]
     );
     assert!(ends.receive.pages.iter().all(|p| p.media == "t38/v3"));
+}
+
+fn steps(r: &CallReport) -> Vec<T38Step> {
+    r.t38.iter().map(|e| e.step.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t38_from_the_first_invite() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sender = options("SENDER", T38Mode::Request, true);
+    sender.t38_in_invite = true;
+    let ends = call(
+        dir.path(),
+        3,
+        sender,
+        options("RECEIVER", T38Mode::Accept, true),
+        4,
+    )
+    .await;
+    assert_success(&ends, 3);
+    assert_eq!(media_names(&ends.send), ["t38/v3"]);
+    assert_eq!(media_names(&ends.receive), ["t38/v3"]);
+    assert_eq!(
+        steps(&ends.receive),
+        [
+            T38Step::Offered { by: Party::Remote },
+            T38Step::Accepted { by: Party::Local }
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_then_t38_requested_by_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let ends = call(
+        dir.path(),
+        2,
+        options("SENDER", T38Mode::Request, false),
+        options("RECEIVER", T38Mode::Accept, false),
+        4,
+    )
+    .await;
+    assert_success(&ends, 2);
+    assert_eq!(media_names(&ends.send), ["audio/PCMU", "t38/v3"]);
+    assert_eq!(
+        steps(&ends.send),
+        [
+            T38Step::Offered { by: Party::Local },
+            T38Step::Accepted { by: Party::Remote }
+        ]
+    );
+    assert!(!ends.send.fax.as_ref().unwrap().ecm, "ECM was off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t38_refused_with_488_continues_on_g711() {
+    let dir = tempfile::tempdir().unwrap();
+    let ends = call(
+        dir.path(),
+        2,
+        options("SENDER", T38Mode::Request, true),
+        options("RECEIVER", T38Mode::Off, true),
+        4,
+    )
+    .await;
+    assert_success(&ends, 2);
+    assert_eq!(media_names(&ends.send), ["audio/PCMU"]);
+    assert_eq!(
+        steps(&ends.send),
+        [
+            T38Step::Offered { by: Party::Local },
+            T38Step::Rejected {
+                by: Party::Remote,
+                status: 488
+            }
+        ]
+    );
+    assert_eq!(
+        steps(&ends.receive),
+        [
+            T38Step::Offered { by: Party::Remote },
+            T38Step::Rejected {
+                by: Party::Local,
+                status: 488
+            }
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_hang_up_mid_fax_keeps_the_pages_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let ends = call_with(
+        dir.path(),
+        3,
+        options("SENDER", T38Mode::Off, true),
+        options("RECEIVER", T38Mode::Off, true),
+        4,
+        Some(2),
+    )
+    .await;
+    let send = &ends.send;
+    assert!(!send.is_success(), "{}", send.summary());
+    assert_eq!(send.hangup_by, Some(Party::Remote));
+    let fax = send.fax.as_ref().expect("T.30 ran");
+    assert_ne!(fax.code, 0, "a call cut short is not a success");
+    // Page 2 arrived, but the BYE overtook its confirmation (MCF takes a second of V.21).
+    assert_eq!((fax.pages, fax.pages_total), (1, 3));
+    assert_eq!(ends.receive.hangup_by, Some(Party::Local));
+    assert_eq!(ends.receive.failure.as_deref(), Some("cancelled"));
+    assert_eq!(ends.receive.fax.as_ref().unwrap().pages, 2);
+    assert_eq!(
+        send.outcome().class,
+        OutcomeClass::Partial { sent: 1, total: 3 }
+    );
 }

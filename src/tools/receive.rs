@@ -86,6 +86,7 @@ async fn serve(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
                 ident: args.ident.clone(),
                 ..FaxOptions::default()
             },
+            cancel: None,
         };
         let media = media.clone();
         let progress = super::print_progress(format!("[{name}] "));

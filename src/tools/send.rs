@@ -88,6 +88,7 @@ async fn call(args: SendArgs, tiff: PathBuf) -> anyhow::Result<ExitCode> {
             header: args.header.clone(),
             ..FaxOptions::default()
         },
+        cancel: None,
     };
     println!("calling {} from {}", args.to, agent.local_addr());
     let progress = super::print_progress(String::new());

@@ -54,20 +54,22 @@ impl AgentConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallEvent {
     /// A dialog event of this call.
-    Dialog(DialogEvent),
+    Dialog(Box<DialogEvent>),
     /// The final response to our INVITE, with what it says about retrying.
     FinalResponse {
         /// Its status.
         status: u16,
         /// Retry-After, in seconds.
         retry_after: Option<u32>,
-        /// Q.850 cause of a `Reason` header.
-        q850: Option<u16>,
+        /// Values of its `Reason` headers (RFC 3326).
+        reasons: Vec<String>,
+        /// Warn-codes of its `Warning` headers.
+        warnings: Vec<u16>,
     },
-    /// The far end's BYE or CANCEL carried a `Reason` with this Q.850 cause.
+    /// The far end's BYE or CANCEL carried these `Reason` header values.
     RemoteReason {
-        /// The cause.
-        q850: u16,
+        /// The values.
+        reasons: Vec<String>,
     },
 }
 
@@ -358,11 +360,12 @@ impl AgentTask {
             TransactionEvent::Request { request, .. }
                 if matches!(request.method, Method::Bye | Method::Cancel) =>
             {
-                let Some(q850) = reason_cause(&request.headers) else {
+                let reasons = header_values(&request.headers, &HeaderName::Reason);
+                if reasons.is_empty() {
                     return;
-                };
+                }
                 if let Some(sink) = self.sink_for(&request.headers) {
-                    let _ = sink.send(CallEvent::RemoteReason { q850 });
+                    let _ = sink.send(CallEvent::RemoteReason { reasons });
                 }
             }
             _ => {}
@@ -385,10 +388,16 @@ impl AgentTask {
             .headers
             .get(&HeaderName::RetryAfter)
             .and_then(|v| v.split([';', '(', ' ']).next()?.trim().parse().ok());
+        let warnings = response
+            .headers
+            .get_all(&HeaderName::Warning)
+            .filter_map(|w| w.trim().get(..3)?.parse().ok())
+            .collect();
         let _ = sink.send(CallEvent::FinalResponse {
             status,
             retry_after,
-            q850: reason_cause(&response.headers),
+            reasons: header_values(&response.headers, &HeaderName::Reason),
+            warnings,
         });
     }
 
@@ -429,7 +438,7 @@ impl AgentTask {
         let id = event_id(&ev);
         let ended = matches!(ev, DialogEvent::Terminated { .. });
         if let Some(sink) = self.routes.get(&id) {
-            let _ = sink.send(CallEvent::Dialog(ev));
+            let _ = sink.send(CallEvent::Dialog(Box::new(ev)));
         }
         if ended {
             self.routes.remove(&id);
@@ -514,23 +523,6 @@ fn event_id(ev: &DialogEvent) -> DialogId {
     }
 }
 
-/// The Q.850 cause of a `Reason: Q.850;cause=16;text="…"` header (RFC 3326).
-pub fn reason_cause(headers: &sip::msg::Headers) -> Option<u16> {
-    headers.get_all(&HeaderName::Reason).find_map(|value| {
-        value.split(',').find_map(|reason| {
-            let mut parts = reason.split(';');
-            let protocol = parts.next()?.trim();
-            if !protocol.eq_ignore_ascii_case("Q.850") {
-                return None;
-            }
-            parts.find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                if k.trim().eq_ignore_ascii_case("cause") {
-                    v.trim().trim_matches('"').parse().ok()
-                } else {
-                    None
-                }
-            })
-        })
-    })
+fn header_values(headers: &sip::msg::Headers, name: &HeaderName) -> Vec<String> {
+    headers.get_all(name).map(str::to_owned).collect()
 }

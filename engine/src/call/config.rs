@@ -65,6 +65,9 @@ pub struct FaxOptions {
     pub t38: T38Mode,
     /// When we ask for T.38.
     pub t38_trigger: T38Trigger,
+    /// Offer T.38 alone in our INVITE (for peers that expect it from the start); the
+    /// default offers G.711 and switches by re-INVITE.
+    pub t38_in_invite: bool,
     /// Offer error correction mode.
     pub ecm: bool,
     /// Leave V.17 out (slower, but some lines only pass V.29).
@@ -100,6 +103,7 @@ impl Default for FaxOptions {
         FaxOptions {
             t38: T38Mode::Accept,
             t38_trigger: T38Trigger::Answer,
+            t38_in_invite: false,
             ecm: true,
             disable_v17: false,
             ident: String::new(),

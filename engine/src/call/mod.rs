@@ -17,7 +17,7 @@ mod report;
 mod session;
 
 pub use acl::{BadCidr, Cidr, PeerAcl};
-pub use agent::{reason_cause, AgentConfig, CallEvent, CallHandle, IncomingCall, SipAgent};
+pub use agent::{AgentConfig, CallEvent, CallHandle, IncomingCall, SipAgent};
 pub use clock::TICK;
 pub use config::{DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger, UdptlOptions};
 pub use report::{

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use spandsp::{FaxResult, PageResult};
 
+use crate::outcome::{classify, AttemptFacts, Outcome};
+
 /// Which way the document went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -170,6 +172,16 @@ pub struct CallReport {
     pub retry_after: Option<u32>,
     /// Q.850 cause from a `Reason` header, when one came.
     pub q850_cause: Option<u16>,
+    /// Every `Reason` header value seen (final response, BYE, CANCEL).
+    pub reason_headers: Vec<String>,
+    /// Warn-codes of the final response's `Warning` headers.
+    pub warning_codes: Vec<u16>,
+    /// Our ring timer expired and we cancelled.
+    pub ring_timeout: bool,
+    /// A SIP transaction got no response at all.
+    pub transport_timeout: bool,
+    /// Our offer held G.711 only (a 488 to it cannot be helped by redialling audio-only).
+    pub offered_only_g711: bool,
     /// Who hung up, when the call was answered.
     pub hangup_by: Option<Party>,
     /// How the SIP side ended, in words.
@@ -199,6 +211,11 @@ impl CallReport {
             sip_status: None,
             retry_after: None,
             q850_cause: None,
+            reason_headers: Vec::new(),
+            warning_codes: Vec::new(),
+            ring_timeout: false,
+            transport_timeout: false,
+            offered_only_g711: false,
             hangup_by: None,
             sip_end: String::new(),
             failure: None,
@@ -218,6 +235,36 @@ impl CallReport {
                 .fax
                 .as_ref()
                 .is_some_and(|f| f.code == 0 && f.pages > 0)
+    }
+
+    /// The facts the outcome classifier needs.
+    pub fn attempt_facts(&self) -> AttemptFacts {
+        AttemptFacts {
+            sip_status: self.sip_status,
+            retry_after: self.retry_after,
+            reason_headers: self.reason_headers.clone(),
+            q850_cause: self.q850_cause,
+            warning_codes: self.warning_codes.clone(),
+            offered_only_g711: self.offered_only_g711,
+            answered: self.answered,
+            ring_timeout: self.ring_timeout,
+            transport_timeout: self.transport_timeout,
+            fax_detected: self.fax_seen,
+            t30_code: self.fax.as_ref().map(|f| f.code),
+            t30_text: self
+                .fax
+                .as_ref()
+                .map(|f| f.code_text.clone())
+                .or_else(|| self.failure.clone())
+                .unwrap_or_default(),
+            pages_transferred: self.fax.as_ref().map_or(0, |f| f.pages),
+            pages_total: self.fax.as_ref().map_or(0, |f| f.pages_total),
+        }
+    }
+
+    /// The classified outcome of this attempt (what to tell people, what to do next).
+    pub fn outcome(&self) -> Outcome {
+        classify(&self.attempt_facts())
     }
 
     /// A one-line summary for logs and the CLI.

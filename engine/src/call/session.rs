@@ -15,6 +15,7 @@ use sip::sdp::{SessionDescription, G711};
 use sip::transaction::{Peer, Transport};
 use spandsp::{Direction, FaxEvent, Modems, Role, T30Config};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
 use tokio::time::Instant as TokioInstant;
 
 use super::agent::{CallEvent, CallHandle, IncomingCall, SipAgent};
@@ -25,6 +26,7 @@ use super::report::{
     CallReport, FaxDirection, FaxSummary, MediaPhase, PageReport, Party, T38Event, T38Step,
 };
 use super::CallError;
+use crate::outcome::q850_cause;
 
 /// How long we wait for the far end to confirm our BYE or CANCEL before we stop waiting.
 const HANGUP_WAIT: Duration = Duration::from_secs(4);
@@ -36,6 +38,8 @@ pub struct FaxJob {
     pub direction: Direction,
     /// T.38 policy, T.30 settings and timers.
     pub options: FaxOptions,
+    /// Set to `true` to hang up (an operator's cancel, or shutdown past its grace time).
+    pub cancel: Option<watch::Receiver<bool>>,
 }
 
 /// A call to place.
@@ -118,6 +122,7 @@ enum Wake {
     Answer,
     RingTimeout,
     HangupTimeout,
+    Cancelled,
 }
 
 #[derive(PartialEq, Eq)]
@@ -149,7 +154,11 @@ pub async fn run_outgoing(
             return report;
         }
     };
-    let media = media_config(settings, &job.options, socket.local_addr().port());
+    let mut media = media_config(settings, &job.options, socket.local_addr().port());
+    if job.options.t38_in_invite && job.options.t38 != T38Mode::Off {
+        media.offer = OfferMedia::T38;
+    }
+    report.offered_only_g711 = media.offer == OfferMedia::Audio;
     let params = sip::dialog::CallParams {
         target: call.target,
         from: call.from,
@@ -316,6 +325,7 @@ struct Session {
     /// When T.38 started, and how many non-UDPTL datagrams had arrived by then.
     t38_since: Option<(u64, u64)>,
     fell_back: bool,
+    cancel: Option<watch::Receiver<bool>>,
     last_progress_ms: u64,
     t30_done_ms: Option<u64>,
 }
@@ -372,6 +382,7 @@ impl Session {
             reinvite_pending: None,
             t38_since: None,
             fell_back: false,
+            cancel: job.cancel,
             last_progress_ms: 0,
             t30_done_ms: None,
         }
@@ -411,6 +422,7 @@ impl Session {
                     () = sleep_until(self.hangup_deadline), if self.hangup_deadline.is_some() => {
                         Wake::HangupTimeout
                     }
+                    () = cancelled(&mut self.cancel), if self.cancel.is_some() => Wake::Cancelled,
                 }
             };
             let flow = match wake {
@@ -429,6 +441,7 @@ impl Session {
                 }
                 Wake::RingTimeout => {
                     self.ring_deadline = None;
+                    self.report.ring_timeout = true;
                     self.fail(&format!(
                         "no answer within {} s",
                         self.opts.ring_timeout.as_secs()
@@ -437,6 +450,13 @@ impl Session {
                     Flow::Go
                 }
                 Wake::HangupTimeout => Flow::Stop,
+                Wake::Cancelled => {
+                    self.cancel = None;
+                    self.fail("cancelled");
+                    self.stop_fax();
+                    self.hang_up();
+                    Flow::Go
+                }
             };
             if flow == Flow::Stop {
                 break;
@@ -464,24 +484,33 @@ impl Session {
 
     fn on_event(&mut self, ev: CallEvent) -> Flow {
         match ev {
+            // Finals to our re-INVITEs say nothing about the call's own status.
+            CallEvent::FinalResponse { .. } if self.report.answered => Flow::Go,
             CallEvent::FinalResponse {
                 status,
                 retry_after,
-                q850,
+                reasons,
+                warnings,
             } => {
                 self.report.sip_status = Some(status);
                 self.report.retry_after = retry_after;
-                if q850.is_some() {
-                    self.report.q850_cause = q850;
-                }
+                self.report.warning_codes = warnings;
+                self.add_reasons(reasons);
                 Flow::Go
             }
-            CallEvent::RemoteReason { q850 } => {
-                self.report.q850_cause = Some(q850);
+            CallEvent::RemoteReason { reasons } => {
+                self.add_reasons(reasons);
                 Flow::Go
             }
-            CallEvent::Dialog(ev) => self.on_dialog(ev),
+            CallEvent::Dialog(ev) => self.on_dialog(*ev),
         }
+    }
+
+    fn add_reasons(&mut self, reasons: Vec<String>) {
+        if let Some(q850) = q850_cause(&reasons) {
+            self.report.q850_cause = Some(u16::from(q850.cause));
+        }
+        self.report.reason_headers.extend(reasons);
     }
 
     fn on_dialog(&mut self, ev: DialogEvent) -> Flow {
@@ -591,8 +620,11 @@ impl Session {
             EndReason::Rejected(code) => {
                 self.report.sip_status.get_or_insert(code.as_u16());
             }
-            EndReason::Timeout if !self.report.answered => {
-                self.report.sip_status.get_or_insert(408);
+            EndReason::Timeout => {
+                self.report.transport_timeout = true;
+                if !self.report.answered {
+                    self.report.sip_status.get_or_insert(408);
+                }
             }
             _ => {}
         }
@@ -611,7 +643,10 @@ impl Session {
                     };
                     self.t38_step(T38Step::Offered { by });
                 }
-                self.reinvite_pending = Some(true);
+                // `switch` credits the far end with accepting when our offer is pending.
+                if self.role == Role::Calling {
+                    self.reinvite_pending = Some(true);
+                }
                 self.switch(agreed)
             }
         }
@@ -638,10 +673,7 @@ impl Session {
     fn start_audio(&mut self, session: &AudioSession, fax: bool) -> Result<(), CallError> {
         self.ensure_clock();
         let socket = self.take_socket()?;
-        let mut leg = match Leg::audio(socket, session, &self.settings, self.seed) {
-            Ok(leg) => leg,
-            Err(e) => return Err(e),
-        };
+        let mut leg = Leg::audio(socket, session, &self.settings, self.seed)?;
         if fax {
             leg.start_audio_terminal(self.role, self.direction.clone(), &self.t30)?;
             self.last_progress_ms = self.now_ms();
@@ -914,6 +946,16 @@ async fn tick(clock: &mut Option<MediaClock>) -> std::time::Instant {
     match clock {
         Some(c) => c.tick().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Resolves once the flag is set (or its sender is gone without setting it: never).
+async fn cancelled(flag: &mut Option<watch::Receiver<bool>>) {
+    let Some(rx) = flag else {
+        return std::future::pending().await;
+    };
+    if rx.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
