@@ -36,6 +36,33 @@ pub enum ApiError {
     /// Well-formed JSON with values that fail validation.
     #[error("{0}")]
     Validation(String),
+    /// The uploaded document is of a kind we do not convert (sniffed from its bytes).
+    #[error("{0}")]
+    UnsupportedDocument(String),
+    /// The uploaded document is damaged, encrypted or empty.
+    #[error("{0}")]
+    InvalidDocument(String),
+    /// The document has more pages than the limit.
+    #[error("{0}")]
+    TooManyPages(String),
+    /// An image has more pixels than the limit.
+    #[error("{0}")]
+    ImageTooLarge(String),
+    /// Converting the document took longer than the limit.
+    #[error("{0}")]
+    ConversionTimeout(String),
+    /// An `Idempotency-Key` was reused with a different request.
+    #[error("this Idempotency-Key was used for a different request in the last 24 hours")]
+    IdempotencyKeyReused,
+    /// The job is being sent (a worker holds it), so it cannot be cancelled.
+    #[error("the job is being processed and can no longer be cancelled")]
+    JobInProgress,
+    /// The job has ended (done or failed), so it cannot be cancelled.
+    #[error("the job has already ended ({0})")]
+    JobFinished(&'static str),
+    /// A listing cursor that this server did not issue.
+    #[error("invalid cursor: pass next_cursor from the previous page unchanged")]
+    InvalidCursor,
     /// A dependency (the store) does not answer.
     #[error("service not ready")]
     NotReady,
@@ -51,11 +78,19 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InvalidNumber(_) | ApiError::Validation(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
+            ApiError::Conflict(_) | ApiError::JobInProgress | ApiError::JobFinished(_) => {
+                StatusCode::CONFLICT
             }
+            ApiError::PayloadTooLarge | ApiError::TooManyPages(_) | ApiError::ImageTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::UnsupportedDocument(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::InvalidNumber(_)
+            | ApiError::Validation(_)
+            | ApiError::InvalidDocument(_)
+            | ApiError::ConversionTimeout(_)
+            | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidCursor => StatusCode::BAD_REQUEST,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,6 +107,15 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::InvalidNumber(_) => "invalid_number",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::UnsupportedDocument(_) => "unsupported_document",
+            ApiError::InvalidDocument(_) => "invalid_document",
+            ApiError::TooManyPages(_) => "too_many_pages",
+            ApiError::ImageTooLarge(_) => "image_too_large",
+            ApiError::ConversionTimeout(_) => "conversion_timeout",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::JobInProgress => "job_in_progress",
+            ApiError::JobFinished(_) => "job_finished",
+            ApiError::InvalidCursor => "invalid_cursor",
             ApiError::NotReady => "not_ready",
             ApiError::Internal => "internal",
         }

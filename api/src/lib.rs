@@ -2,7 +2,9 @@
 //!
 //! [`router`] builds the axum router: `/health` and `/ready`, the administrator routes under
 //! `/admin` (gofaxserver's paths and JSON keys, `gofaxserver-behaviour.md` §3, with the fixes
-//! of `design.md` §6) and the tenant routes under `/tenant`. Every error is JSON
+//! of `design.md` §6), the tenant routes under `/tenant`, and the tenant's faxes under `/fax`
+//! (`/fax/send` and `/fax/status` as gofaxserver has them, plus status, document, cancel
+//! and listing; see the `fax` module). Every error is JSON
 //! (`{"error":{"code","message"}}`, see [`ApiError`]); every tenant read goes through the
 //! store's tenant-scoped calls, so another tenant's rows answer 404, never 403.
 
@@ -10,6 +12,7 @@ mod admin;
 mod auth;
 mod error;
 mod extract;
+mod fax;
 mod health;
 mod tenant;
 mod views;
@@ -21,14 +24,28 @@ use store::Store;
 
 pub use auth::{AdminAuth, TenantAuth};
 pub use error::ApiError;
+pub use fax::{Clock, FaxSettings};
 
-/// What every handler shares: the store and the administrator's API key.
+/// What every handler shares: the store, the administrator's API key and the fax settings.
 #[derive(Clone)]
 pub struct AppState {
     /// The data layer.
     pub store: Arc<dyn Store>,
     /// The administrator's API key; empty disables the admin routes (every request is 401).
     pub admin_api_key: String,
+    /// Limits, conversion and clock of the `/fax` routes.
+    pub fax: FaxSettings,
+}
+
+impl AppState {
+    /// A state with the default fax settings.
+    pub fn new(store: Arc<dyn Store>, admin_api_key: impl Into<String>) -> Self {
+        AppState {
+            store,
+            admin_api_key: admin_api_key.into(),
+            fax: FaxSettings::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -36,6 +53,7 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("admin_api_key", &"<redacted>")
+            .field("fax", &self.fax)
             .finish_non_exhaustive()
     }
 }
@@ -46,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .nest("/admin", admin::routes())
         .nest("/tenant", tenant::routes())
+        .nest("/fax", fax::routes(&state.fax))
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
 }

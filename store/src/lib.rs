@@ -10,6 +10,7 @@
 
 pub mod auth;
 mod error;
+pub mod fax;
 pub mod model;
 pub mod numbers;
 mod pg;
@@ -19,6 +20,7 @@ mod sqlite;
 mod store;
 
 pub use error::{Error, Result};
+pub use fax::*;
 pub use model::*;
 pub use numbers::{NumberRules, E164};
 pub use pg::PgStore;

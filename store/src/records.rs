@@ -42,6 +42,15 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// When the tenant cancelled it; a cancelled job is [`JobStatus::Failed`].
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// Whether the job ended by cancellation rather than by a failed delivery.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled_at.is_some()
+    }
 }
 
 /// Fields of a job to enqueue.
@@ -176,6 +185,8 @@ pub struct Document {
     pub data: Vec<u8>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Hex SHA-256 of `data`; `None` for documents stored before schema v2.
+    pub sha256: Option<String>,
 }
 
 /// Fields of a document to store.

@@ -55,6 +55,33 @@ pub(crate) fn check_endpoint_owner(owner: Option<TenantId>, e: &NewEndpoint) -> 
     }
 }
 
+/// Stores a document (binds: id, tenant, content type, pages, data, created_at, sha256).
+pub(crate) const INSERT_DOCUMENT: &str = "INSERT INTO documents (id, tenant_id, content_type, pages, data, created_at, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Enqueues a job (binds: id, tenant, direction, caller, callee, document, priority,
+/// not_before, now).
+pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (id, tenant_id, direction, caller, callee, document_id, status, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, $9, $9) RETURNING *";
+
+/// One page of a tenant's jobs, newest first (binds: tenant, direction, status, cancelled,
+/// from, before, cursor time, cursor id, limit). The last clause is the keyset condition
+/// `(created_at, id) < cursor`: it uses `jobs_tenant_created` and, unlike OFFSET, neither
+/// skips nor repeats a job when new ones arrive between pages.
+pub(crate) const LIST_JOBS: &str = "SELECT * FROM jobs WHERE tenant_id = $1 \
+     AND ($2 IS NULL OR direction = $2) AND ($3 IS NULL OR status = $3) \
+     AND ($4 IS NULL OR (cancelled_at IS NOT NULL) = $4) \
+     AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6) \
+     AND ($7 IS NULL OR created_at < $7 OR (created_at = $7 AND id < $8)) \
+     ORDER BY created_at DESC, id DESC LIMIT $9";
+
+/// Hex SHA-256, as stored in `documents.sha256`.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Runs CPU-heavy argon2 work off the async executor.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
@@ -250,8 +277,8 @@ macro_rules! impl_store {
 
             async fn create_document(&self, d: &NewDocument, now: DateTime<Utc>) -> Result<DocumentId> {
                 let id = DocumentId(Uuid::new_v4());
-                sqlx::query("INSERT INTO documents (id, tenant_id, content_type, pages, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(id).bind(d.tenant_id).bind(&d.content_type).bind(d.pages).bind(&d.data).bind(ts(now))
+                sqlx::query(INSERT_DOCUMENT)
+                    .bind(id).bind(d.tenant_id).bind(&d.content_type).bind(d.pages).bind(&d.data).bind(ts(now)).bind(sha256_hex(&d.data))
                     .execute(&self.pool).await.map_err(Error::from_write)?;
                 Ok(id)
             }
@@ -278,10 +305,9 @@ macro_rules! impl_store {
                         return Err(Error::Invalid { field: "document_id", reason: format!("no document {doc} for tenant {}", j.tenant_id) });
                     }
                 }
-                let now = ts(now);
-                sqlx::query_as("INSERT INTO jobs (id, tenant_id, direction, caller, callee, document_id, status, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, $9, $9) RETURNING *")
+                sqlx::query_as(INSERT_JOB)
                     .bind(JobId(Uuid::new_v4())).bind(j.tenant_id).bind(j.direction.as_str()).bind(&j.caller).bind(&j.callee)
-                    .bind(j.document_id).bind(j.priority).bind(ts(j.not_before)).bind(now)
+                    .bind(j.document_id).bind(j.priority).bind(ts(j.not_before)).bind(ts(now))
                     .fetch_one(&self.pool).await.map_err(Error::from_write)
             }
             async fn get_job(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>> {
@@ -319,6 +345,78 @@ macro_rules! impl_store {
                 let r = sqlx::query("UPDATE jobs SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = $6 WHERE id = $1 AND status = 'active' AND lease_owner = $2")
                     .bind(id).bind(worker).bind(status).bind(at).bind(error).bind(ts(now)).execute(&self.pool).await?;
                 Ok(r.rows_affected() > 0)
+            }
+
+            async fn submit_job(&self, doc: &NewDocument, j: &NewJob, key: Option<&NewIdempotencyKey>, now: DateTime<Utc>) -> Result<Submission> {
+                if doc.tenant_id != j.tenant_id {
+                    return Err(Error::Invalid { field: "document tenant", reason: format!("document of tenant {} for a job of tenant {}", doc.tenant_id, j.tenant_id) });
+                }
+                let now = ts(now);
+                let mut tx = self.begin_write().await?;
+                if let Some(k) = key {
+                    sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at <= $3")
+                        .bind(j.tenant_id).bind(&k.key).bind(ts(k.expired_before)).execute(&mut *tx).await?;
+                }
+                let doc_id = DocumentId(Uuid::new_v4());
+                sqlx::query(INSERT_DOCUMENT)
+                    .bind(doc_id).bind(doc.tenant_id).bind(&doc.content_type).bind(doc.pages).bind(&doc.data).bind(now).bind(sha256_hex(&doc.data))
+                    .execute(&mut *tx).await.map_err(Error::from_write)?;
+                let job: Job = sqlx::query_as(INSERT_JOB)
+                    .bind(JobId(Uuid::new_v4())).bind(j.tenant_id).bind(j.direction.as_str()).bind(&j.caller).bind(&j.callee)
+                    .bind(Some(doc_id)).bind(j.priority).bind(ts(j.not_before)).bind(now)
+                    .fetch_one(&mut *tx).await.map_err(Error::from_write)?;
+                if let Some(k) = key {
+                    // DO NOTHING rather than an error: PostgreSQL waits for a concurrent
+                    // insert of the same key to commit, then skips, and the transaction
+                    // stays usable.
+                    let stored = sqlx::query("INSERT INTO idempotency_keys (tenant_id, key, request_hash, job_id, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, key) DO NOTHING")
+                        .bind(j.tenant_id).bind(&k.key).bind(&k.request_hash).bind(job.id).bind(now)
+                        .execute(&mut *tx).await?;
+                    if stored.rows_affected() == 0 {
+                        tx.rollback().await?;
+                        let first = self.get_idempotency_key(j.tenant_id, &k.key, k.expired_before).await?;
+                        // Only a purge between the two statements can make it vanish.
+                        return first.map(Submission::KeyInUse).ok_or_else(|| Error::Conflict(format!("idempotency key {:?} changed during the request", k.key)));
+                    }
+                }
+                tx.commit().await?;
+                Ok(Submission::Created(job))
+            }
+            async fn get_idempotency_key(&self, tenant: TenantId, key: &str, expired_before: DateTime<Utc>) -> Result<Option<IdempotencyKey>> {
+                Ok(sqlx::query_as("SELECT * FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at > $3")
+                    .bind(tenant).bind(key).bind(ts(expired_before)).fetch_optional(&self.pool).await?)
+            }
+            async fn purge_idempotency_keys(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+                let r = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(ts(cutoff)).execute(&self.pool).await?;
+                Ok(r.rows_affected())
+            }
+            async fn cancel_job(&self, tenant: TenantId, id: JobId, now: DateTime<Utc>) -> Result<CancelOutcome> {
+                // The state check and the change are one statement, so a worker's claim
+                // either happens before (and the job is not cancellable) or never.
+                let cancelled: Option<Job> = sqlx::query_as("UPDATE jobs SET status = 'failed', cancelled_at = $3, last_error = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'queued' RETURNING *")
+                    .bind(tenant).bind(id).bind(ts(now)).fetch_optional(&self.pool).await?;
+                if let Some(job) = cancelled {
+                    return Ok(CancelOutcome::Cancelled(job));
+                }
+                Ok(match self.get_job(tenant, id).await? {
+                    None => CancelOutcome::NotFound,
+                    Some(job) if job.is_cancelled() => CancelOutcome::AlreadyCancelled(job),
+                    Some(job) => CancelOutcome::NotCancellable(job),
+                })
+            }
+            async fn list_jobs_filtered(&self, tenant: TenantId, f: &JobFilter, limit: u32) -> Result<Vec<Job>> {
+                let (after_at, after_id) = match f.after {
+                    Some(c) => (Some(ts(c.created_at)), Some(c.id)),
+                    None => (None, None),
+                };
+                Ok(sqlx::query_as(LIST_JOBS)
+                    .bind(tenant).bind(f.direction.map(|d| d.as_str())).bind(f.status.map(|s| s.as_str())).bind(f.cancelled)
+                    .bind(f.created_from.map(ts)).bind(f.created_before.map(ts)).bind(after_at).bind(after_id).bind(i64::from(limit))
+                    .fetch_all(&self.pool).await?)
+            }
+            async fn get_document_info(&self, tenant: TenantId, id: DocumentId) -> Result<Option<DocumentInfo>> {
+                Ok(sqlx::query_as("SELECT id, tenant_id, content_type, pages, CAST(length(data) AS BIGINT) AS size, sha256, created_at FROM documents WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant).bind(id).fetch_optional(&self.pool).await?)
             }
 
             async fn start_attempt(&self, a: &NewAttempt) -> Result<Attempt> {

@@ -18,11 +18,13 @@ use uuid::Uuid;
 
 use crate::auth::{generate_token, hash_password, hash_token, verify_dummy, verify_password};
 use crate::error::{Error, Result};
+use crate::fax::*;
 use crate::model::*;
 use crate::numbers::E164;
 use crate::records::*;
 use crate::sql::{
-    blocking, check_endpoint_owner, impl_store, lease_until, ts, UserWithHash, USER_COLS,
+    blocking, check_endpoint_owner, impl_store, lease_until, sha256_hex, ts, UserWithHash,
+    INSERT_DOCUMENT, INSERT_JOB, LIST_JOBS, USER_COLS,
 };
 use crate::store::Store;
 

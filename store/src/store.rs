@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
+use crate::fax::*;
 use crate::model::*;
 use crate::records::*;
 
@@ -159,6 +160,49 @@ pub trait Store: Send + Sync {
         failure: &JobFailure,
         now: DateTime<Utc>,
     ) -> Result<bool>;
+
+    // ---- the tenant fax routes ----
+    /// Stores a document and enqueues its job in one transaction, so that neither exists
+    /// without the other; `job.document_id` is replaced by the new document's id. With a key,
+    /// the key is recorded too, unless the tenant used it before (and it has not expired):
+    /// then nothing is stored and [`Submission::KeyInUse`] says which job the key made.
+    async fn submit_job(
+        &self,
+        doc: &NewDocument,
+        job: &NewJob,
+        key: Option<&NewIdempotencyKey>,
+        now: DateTime<Utc>,
+    ) -> Result<Submission>;
+    /// Reads the tenant's idempotency key unless it was created at or before `expired_before`.
+    async fn get_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        expired_before: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyKey>>;
+    /// Deletes idempotency keys created before `cutoff`; returns how many.
+    async fn purge_idempotency_keys(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+    /// Cancels one of the tenant's jobs if it is queued (new, or waiting to retry); a job a
+    /// worker holds, or one that has ended, is left alone.
+    async fn cancel_job(
+        &self,
+        tenant: TenantId,
+        id: JobId,
+        now: DateTime<Utc>,
+    ) -> Result<CancelOutcome>;
+    /// Lists the tenant's jobs matching `filter`, newest first (by creation time, then id).
+    async fn list_jobs_filtered(
+        &self,
+        tenant: TenantId,
+        filter: &JobFilter,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+    /// Reads one of the tenant's documents without its bytes.
+    async fn get_document_info(
+        &self,
+        tenant: TenantId,
+        id: DocumentId,
+    ) -> Result<Option<DocumentInfo>>;
 
     // ---- attempts and pages ----
     /// Records the start of an attempt.

@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
+pub mod fax;
+
 use std::sync::Arc;
 
-use api::{router, AppState};
+use api::{router, AppState, FaxSettings};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -35,6 +37,11 @@ pub async fn harness() -> Harness {
 
 /// A fresh harness with the given admin key.
 pub async fn harness_with_key(key: &str) -> Harness {
+    harness_with(key, FaxSettings::default()).await
+}
+
+/// A fresh harness with the given admin key and fax settings.
+pub async fn harness_with(key: &str, fax: FaxSettings) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("api.db"))
@@ -44,6 +51,7 @@ pub async fn harness_with_key(key: &str) -> Harness {
     let app = router(AppState {
         store: store.clone(),
         admin_api_key: key.to_owned(),
+        fax,
     });
     Harness {
         _dir: dir,

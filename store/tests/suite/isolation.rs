@@ -86,6 +86,12 @@ pub async fn run(s: &dyn Store) {
     assert!(s.list_users(b).await.unwrap().is_empty());
     assert!(s.list_endpoints(Some(b)).await.unwrap().is_empty());
     assert!(s.list_jobs(b, 100).await.unwrap().is_empty());
+    assert!(s
+        .list_jobs_filtered(b, &JobFilter::default(), 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.get_document_info(b, doc).await.unwrap(), None);
     assert!(s.list_attempts(b, job.id).await.unwrap().is_empty());
     assert!(s.list_page_results(b, attempt.id).await.unwrap().is_empty());
     assert!(s.list_events(Some(b), None, 100).await.unwrap().is_empty());
@@ -115,6 +121,10 @@ pub async fn run(s: &dyn Store) {
         .await
         .unwrap());
     assert!(!s.delete_token(b, tok.id).await.unwrap());
+    assert_eq!(
+        s.cancel_job(b, job.id, t0()).await.unwrap(),
+        CancelOutcome::NotFound
+    );
     assert!(!s.delete_document(b, doc).await.unwrap());
     assert!(!s.delete_endpoint(Some(b), endpoint.id).await.unwrap());
     assert!(!s.delete_user(b, user.id).await.unwrap());
@@ -139,4 +149,9 @@ pub async fn run(s: &dyn Store) {
         "A's password unchanged"
     );
     assert_eq!(s.get_number(a, num.id).await.unwrap(), Some(num));
+    assert_eq!(
+        s.get_job(a, job.id).await.unwrap().map(|j| j.status),
+        Some(JobStatus::Queued),
+        "A's job not cancelled"
+    );
 }

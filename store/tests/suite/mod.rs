@@ -1,5 +1,6 @@
 //! The conformance suite every [`Store`] implementation must pass.
 
+pub mod fax;
 pub mod isolation;
 pub mod queue;
 pub mod routing;
@@ -50,6 +51,7 @@ pub async fn run(s: &dyn Store) {
     events(s).await;
     kv(s).await;
     isolation::run(s).await;
+    fax::run(s).await;
 }
 
 async fn tenants_and_numbers(s: &dyn Store) {

@@ -23,8 +23,8 @@ pub fn new_job(tenant: TenantId, document_id: Option<DocumentId>, priority: i64)
 
 const LEASE: Duration = Duration::from_secs(30);
 
-/// Claims until the queue (at `now`) is empty, so the test starts from a known state.
-async fn drain(s: &dyn Store, now: chrono::DateTime<chrono::Utc>) {
+/// Claims until the queue (at `now`) is empty, so a test starts from a known state.
+pub async fn drain(s: &dyn Store, now: chrono::DateTime<chrono::Utc>) {
     while let Some(j) = s.claim_next_job("drain", LEASE, now).await.unwrap() {
         assert!(s.complete_job(j.id, "drain", now).await.unwrap());
     }
