@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use engine::call::{
     run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob, FaxOptions, MediaSettings,
-    OutgoingCall, Party, PeerAcl, Progress, SipAgent, T38Mode, T38Step,
+    OutgoingCall, Party, PeerAcl, Progress, SipAgent, T38Mode, T38Step, T38Trigger,
 };
 use engine::outcome::OutcomeClass;
 use media::ports::PortPool;
@@ -290,5 +290,32 @@ async fn remote_hang_up_mid_fax_keeps_the_pages_so_far() {
     assert_eq!(
         send.outcome().class,
         OutcomeClass::Partial { sent: 1, total: 3 }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_asks_for_t38_when_it_hears_cng() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut receiver = options("RECEIVER", T38Mode::Request, true);
+    receiver.t38_trigger = T38Trigger::Tone;
+    let ends = call(
+        dir.path(),
+        1,
+        options("SENDER", T38Mode::Accept, true),
+        receiver,
+        4,
+    )
+    .await;
+    assert_success(&ends, 1);
+    assert!(ends.receive.fax_seen);
+    assert_eq!(media_names(&ends.receive), ["audio/PCMU", "t38/v3"]);
+    let offered = &ends.receive.t38[0];
+    assert_eq!(offered.step, T38Step::Offered { by: Party::Local });
+    // CNG starts at once and its first burst lasts 0.5 s: asked within the first second,
+    // long before any T.30 frame could have been heard.
+    assert!(
+        (300..1500).contains(&offered.at_ms),
+        "T.38 asked at {} ms",
+        offered.at_ms
     );
 }

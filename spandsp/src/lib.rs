@@ -24,6 +24,7 @@ mod t30;
 mod t38_terminal;
 mod terminal;
 mod tiff_check;
+mod tones;
 
 pub use config::{Compressions, Direction, LogLevel, Modems, Role, T30Config, T38Config};
 pub use error::Error;
@@ -32,6 +33,7 @@ pub use gateway::{GatewayConfig, GatewayEvent, GatewayResult, T38Gateway};
 pub use t38_terminal::{OutgoingIfp, T38Terminal};
 pub use terminal::FaxTerminal;
 pub use tiff_check::{check_send_tiff, inspect_send_tiff, TiffCheck, TiffSummary};
+pub use tones::{ConnectTone, ToneDetector};
 
 /// Samples per second of every SpanDSP audio stream.
 pub const SAMPLE_RATE: u32 = 8000;

@@ -13,8 +13,8 @@ use media::socket::{MediaSocket, RtpStream, SocketStats, UdptlStream};
 use media::udptl::{ReceiverConfig, SenderConfig as UdptlSenderConfig, UdptlReceiver, UdptlSender};
 use sip::sdp::{AudioSession, T38Session, G711};
 use spandsp::{
-    Direction, FaxEvent, FaxResult, FaxTerminal, PageResult, Role, T30Config, T38Config,
-    T38Terminal, TICK_SAMPLES,
+    ConnectTone, Direction, FaxEvent, FaxResult, FaxTerminal, PageResult, Role, T30Config,
+    T38Config, T38Terminal, ToneDetector, TICK_SAMPLES,
 };
 
 use super::config::MediaSettings;
@@ -69,6 +69,8 @@ pub(crate) struct Leg {
     /// `audio/PCMU`, `t38/v0`, …
     pub(crate) media: String,
     frame: [i16; FRAME_SAMPLES],
+    /// Listens for CNG/CED/V.21 in received audio until the first one is heard.
+    detector: Option<ToneDetector>,
 }
 
 fn law(codec: G711) -> Law {
@@ -118,6 +120,7 @@ impl Leg {
             terminal: None,
             media: audio_name(session.codec),
             frame: [0; FRAME_SAMPLES],
+            detector: None,
         })
     }
 
@@ -157,6 +160,7 @@ impl Leg {
             terminal: Some(Terminal::T38(Box::new(terminal))),
             media: format!("t38/v{}", session.version),
             frame: [0; FRAME_SAMPLES],
+            detector: None,
         })
     }
 
@@ -169,6 +173,12 @@ impl Leg {
     ) -> Result<(), CallError> {
         let terminal = FaxTerminal::new(role, direction, t30).map_err(CallError::Fax)?;
         self.terminal = Some(Terminal::Audio(Box::new(terminal)));
+        Ok(())
+    }
+
+    /// Listens for fax connect tones in the received audio (until the first is heard).
+    pub(crate) fn detect_tones(&mut self) -> Result<(), CallError> {
+        self.detector = Some(ToneDetector::new().map_err(CallError::Fax)?);
         Ok(())
     }
 
@@ -218,6 +228,17 @@ impl Leg {
             Stream::Audio(stream) => {
                 stream.drain(now).map_err(CallError::Io)?;
                 let frame = stream.pop_frame(now);
+                if let (Some(d), Frame::Audio(samples)) = (&mut self.detector, &frame) {
+                    d.rx(samples);
+                    if let Some(tone) = d.poll() {
+                        tones.push(match tone {
+                            ConnectTone::Cng => ToneEvent::Cng,
+                            ConnectTone::Ced => ToneEvent::Ans,
+                            ConnectTone::V21Preamble => ToneEvent::V21Preamble,
+                        });
+                        self.detector = None;
+                    }
+                }
                 if let Some(Terminal::Audio(t)) = &mut self.terminal {
                     match frame {
                         Frame::Audio(samples) => t.rx(samples),

@@ -677,6 +677,11 @@ impl Session {
         if fax {
             leg.start_audio_terminal(self.role, self.direction.clone(), &self.t30)?;
             self.last_progress_ms = self.now_ms();
+            // Hearing CNG or CED proves a fax machine is there (for the outcome), and is
+            // the moment to ask for T.38 under the `Tone` trigger.
+            if !self.report.fax_seen {
+                leg.detect_tones()?;
+            }
         }
         let name = audio_name(session.codec);
         self.enter_phase(&name);
