@@ -123,7 +123,7 @@ impl Default for FaxOptions {
 }
 
 /// UDPTL error correction we use when the far end accepts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UdptlOptions {
     /// Earlier IFPs repeated in each datagram under `t38UDPRedundancy`.
     pub redundancy_depth: u8,
@@ -133,6 +133,8 @@ pub struct UdptlOptions {
     pub fec_entries: u8,
     /// Highest T.38 version we speak.
     pub max_version: u8,
+    /// UDPTL error correction schemes we accept, in order of preference (SDP).
+    pub error_correction: Vec<UdpEc>,
 }
 
 impl Default for UdptlOptions {
@@ -142,6 +144,7 @@ impl Default for UdptlOptions {
             fec_span: 3,
             fec_entries: 3,
             max_version: 3,
+            error_correction: vec![UdpEc::Redundancy, UdpEc::Fec],
         }
     }
 }
@@ -205,6 +208,7 @@ impl MediaSettings {
         caps.codecs = self.codecs.clone();
         caps.t38 = T38Capabilities {
             max_version: self.udptl.max_version,
+            error_correction: self.udptl.error_correction.clone(),
             ..T38Capabilities::default()
         };
         caps

@@ -80,19 +80,24 @@ fn law(codec: G711) -> Law {
     }
 }
 
+/// The report name of a T.38 stream.
+pub(crate) fn t38_name(version: u8) -> String {
+    format!("t38/v{version}")
+}
+
 /// The SDP name of a G.711 law.
 pub(crate) fn audio_name(codec: G711) -> String {
     format!("audio/{}", codec.name())
 }
 
-impl Leg {
-    /// An audio leg towards `session` (no terminal yet: early media sends silence).
+impl Stream {
+    /// A G.711 stream towards `session`, primed with one packet of silence.
     pub(crate) fn audio(
-        socket: MediaSocket,
+        mut socket: MediaSocket,
         session: &AudioSession,
         settings: &MediaSettings,
         seed: u64,
-    ) -> Result<Leg, CallError> {
+    ) -> Result<Stream, CallError> {
         let mut map = PayloadMap::static_defaults();
         map.insert_rtpmap(session.payload_type, session.codec.name(), 8000)
             .map_err(CallError::Media)?;
@@ -104,7 +109,6 @@ impl Leg {
         sender_cfg.payload_type = session.payload_type;
         sender_cfg.ptime_ms = session.ptime;
         let sender = RtpSender::new(sender_cfg).map_err(CallError::Media)?;
-        let mut socket = socket;
         if let Some(remote) = session.remote {
             socket.relatch(remote);
         }
@@ -115,8 +119,67 @@ impl Leg {
             PlayoutBuffer::new(settings.playout),
         );
         stream.start().map_err(CallError::Io)?;
+        Ok(Stream::Audio(Box::new(stream)))
+    }
+
+    /// A UDPTL stream towards `session`, primed with a no-signal indicator; also the T.38
+    /// settings SpanDSP needs on this leg.
+    pub(crate) fn t38(
+        mut socket: MediaSocket,
+        session: &T38Session,
+        settings: &MediaSettings,
+    ) -> Result<(Stream, T38Config), CallError> {
+        let max_datagram = session.remote_max_datagram.unwrap_or(400).clamp(100, 1400) as usize;
+        let sender = UdptlSender::new(UdptlSenderConfig {
+            error_correction: settings.udptl.error_correction(session.udp_ec),
+            max_datagram,
+            first_seq: 0,
+        });
+        let receiver = UdptlReceiver::new(ReceiverConfig {
+            t38_version: session.version,
+            ..ReceiverConfig::default()
+        });
+        if let Some(remote) = session.remote {
+            socket.relatch(remote);
+        }
+        let mut stream = UdptlStream::new(socket, sender, receiver);
+        stream.start().map_err(CallError::Io)?;
+        let t38 = T38Config {
+            version: session.version,
+            max_datagram: max_datagram as u32,
+            fill_bit_removal: session.fill_bit_removal,
+            ..T38Config::default()
+        };
+        Ok((Stream::T38(Box::new(stream)), t38))
+    }
+
+    /// Gives the socket back.
+    pub(crate) fn into_socket(self) -> MediaSocket {
+        match self {
+            Stream::Audio(s) => s.into_socket(),
+            Stream::T38(s) => s.into_socket(),
+        }
+    }
+
+    /// The socket's counters.
+    pub(crate) fn socket_stats(&self) -> SocketStats {
+        match self {
+            Stream::Audio(s) => s.socket().stats(),
+            Stream::T38(s) => s.socket().stats(),
+        }
+    }
+}
+
+impl Leg {
+    /// An audio leg towards `session` (no terminal yet: early media sends silence).
+    pub(crate) fn audio(
+        socket: MediaSocket,
+        session: &AudioSession,
+        settings: &MediaSettings,
+        seed: u64,
+    ) -> Result<Leg, CallError> {
         Ok(Leg {
-            stream: Stream::Audio(Box::new(stream)),
+            stream: Stream::audio(socket, session, settings, seed)?,
             terminal: None,
             media: audio_name(session.codec),
             frame: [0; FRAME_SAMPLES],
@@ -131,34 +194,13 @@ impl Leg {
         settings: &MediaSettings,
         fax: (Role, Direction, &T30Config),
     ) -> Result<Leg, CallError> {
-        let max_datagram = session.remote_max_datagram.unwrap_or(400).clamp(100, 1400) as usize;
-        let sender = UdptlSender::new(UdptlSenderConfig {
-            error_correction: settings.udptl.error_correction(session.udp_ec),
-            max_datagram,
-            first_seq: 0,
-        });
-        let receiver = UdptlReceiver::new(ReceiverConfig {
-            t38_version: session.version,
-            ..ReceiverConfig::default()
-        });
-        let mut socket = socket;
-        if let Some(remote) = session.remote {
-            socket.relatch(remote);
-        }
-        let mut stream = UdptlStream::new(socket, sender, receiver);
-        stream.start().map_err(CallError::Io)?;
-        let t38 = T38Config {
-            version: session.version,
-            max_datagram: max_datagram as u32,
-            fill_bit_removal: session.fill_bit_removal,
-            ..T38Config::default()
-        };
+        let (stream, t38) = Stream::t38(socket, session, settings)?;
         let (role, direction, t30) = fax;
         let terminal = T38Terminal::new(role, direction, t30, &t38).map_err(CallError::Fax)?;
         Ok(Leg {
-            stream: Stream::T38(Box::new(stream)),
+            stream,
             terminal: Some(Terminal::T38(Box::new(terminal))),
-            media: format!("t38/v{}", session.version),
+            media: t38_name(session.version),
             frame: [0; FRAME_SAMPLES],
             detector: None,
         })
@@ -185,17 +227,11 @@ impl Leg {
     /// Gives the socket back (the terminal is dropped first, closing its TIFF).
     pub(crate) fn into_socket(mut self) -> MediaSocket {
         self.terminal = None;
-        match self.stream {
-            Stream::Audio(s) => s.into_socket(),
-            Stream::T38(s) => s.into_socket(),
-        }
+        self.stream.into_socket()
     }
 
     pub(crate) fn socket_stats(&self) -> SocketStats {
-        match &self.stream {
-            Stream::Audio(s) => s.socket().stats(),
-            Stream::T38(s) => s.socket().stats(),
-        }
+        self.stream.socket_stats()
     }
 
     pub(crate) fn local_addr(&self) -> SocketAddr {

@@ -10,6 +10,7 @@
 
 mod acl;
 mod agent;
+pub mod bridge;
 mod clock;
 mod config;
 mod leg;

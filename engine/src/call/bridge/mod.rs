@@ -1,0 +1,463 @@
+//! Live fax bridging: an inbound leg (a carrier, say) joined to an outbound leg (a tenant's
+//! PBX) with T.38 and G.711 on either side, through SpanDSP's T.38 gateway where they
+//! differ and a relay where they match. See [`joint`] for the joints.
+//!
+//! The outbound leg is dialled first; the inbound one is answered when it answers, so the
+//! caller keeps hearing ring until there is somewhere to send the fax, and gets the callee's
+//! failure status when there is not. Either leg may switch media by re-INVITE at any time;
+//! the joint follows and the other leg stays as it is.
+
+mod joint;
+mod report;
+
+use std::time::Duration;
+
+use sip::dialog::{CallParams, DialogEvent, EndReason, MediaConfig};
+use sip::sdp::{Agreed, OfferMedia, Policy, Preference, SessionDescription};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant as TokioInstant;
+
+use self::joint::{tick, BridgedStream, Gateways, Joint};
+pub use self::report::{BridgeReport, JointPhase, LegReport};
+use super::clock::MediaClock;
+use super::leg::{audio_name, t38_name, Stream};
+use super::{
+    CallEvent, CallHandle, IncomingCall, MediaPhase, MediaSettings, OutgoingCall, Party, SipAgent,
+    T38Mode,
+};
+use media_socket::bind;
+
+/// How a bridge treats each leg.
+#[derive(Debug, Clone)]
+pub struct BridgeOptions {
+    /// T.38 on the inbound leg: accept it when offered (or not).
+    pub inbound_t38: T38Mode,
+    /// T.38 on the outbound leg; `Request` offers T.38 in the INVITE.
+    pub outbound_t38: T38Mode,
+    /// An unanswered outbound leg is cancelled after this long.
+    pub ring_timeout: Duration,
+    /// The longest a bridge may last.
+    pub max_duration: Duration,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        BridgeOptions {
+            inbound_t38: T38Mode::Accept,
+            outbound_t38: T38Mode::Accept,
+            ring_timeout: Duration::from_secs(60),
+            max_duration: Duration::from_secs(3600),
+        }
+    }
+}
+
+mod media_socket {
+    use media::socket::{MediaSocket, SocketConfig, StreamFilter};
+    use std::net::SocketAddr;
+
+    use crate::call::MediaSettings;
+
+    /// A media socket on our address, sending nowhere useful until the SDP says where.
+    pub(super) fn bind(settings: &MediaSettings) -> Result<MediaSocket, media::Error> {
+        let config = SocketConfig {
+            local_ip: settings.bind_ip,
+            dscp: settings.dscp,
+            ..SocketConfig::default()
+        };
+        MediaSocket::bind(
+            &settings.pool,
+            &config,
+            StreamFilter::rtp_types(&[0, 8]),
+            SocketAddr::new(settings.bind_ip, 9),
+        )
+    }
+}
+
+struct Leg {
+    handle: Option<CallHandle>,
+    socket: Option<media::socket::MediaSocket>,
+    stream: Option<BridgedStream>,
+    t38: T38Mode,
+    report: LegReport,
+    ended: bool,
+}
+
+impl Leg {
+    fn new(t38: T38Mode, socket: media::socket::MediaSocket) -> Leg {
+        Leg {
+            handle: None,
+            socket: Some(socket),
+            stream: None,
+            t38,
+            report: LegReport::default(),
+            ended: false,
+        }
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            accept_audio: true,
+            accept_t38: self.t38 != T38Mode::Off,
+            prefer: Preference::Image,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.socket.as_ref().map_or(0, |s| s.local_addr().port())
+    }
+
+    /// Moves the leg's port to the stream `agreed` names.
+    fn start(&mut self, agreed: &Agreed, settings: &MediaSettings, seed: u64, at_ms: u64) {
+        let socket = match (self.stream.take(), self.socket.take()) {
+            (Some(s), _) => s.stream.into_socket(),
+            (None, Some(s)) => s,
+            (None, None) => return,
+        };
+        let (built, name) = match agreed {
+            Agreed::Audio(a) => (
+                Stream::audio(socket, a, settings, seed).map(|s| BridgedStream::new(s, None)),
+                audio_name(a.codec),
+            ),
+            Agreed::T38(t) => (
+                Stream::t38(socket, t, settings).map(|(s, c)| BridgedStream::new(s, Some(c))),
+                t38_name(t.version),
+            ),
+        };
+        match built {
+            Ok(stream) => {
+                self.stream = Some(stream);
+                if self.report.media.last().is_none_or(|p| p.media != name) {
+                    self.report.media.push(MediaPhase {
+                        media: name,
+                        from_ms: at_ms,
+                    });
+                }
+            }
+            Err(e) => tracing::warn!("bridge leg media failed: {e}"),
+        }
+    }
+
+    fn hang_up(&mut self) {
+        if let Some(h) = &self.handle {
+            if !self.ended {
+                h.bye();
+                if self.report.answered && self.report.hangup_by.is_none() {
+                    self.report.hangup_by = Some(Party::Local);
+                }
+            }
+        }
+    }
+
+    fn terminated(&mut self, reason: &EndReason) {
+        self.ended = true;
+        self.report.sip_end = format!("{reason:?}");
+        match reason {
+            EndReason::Bye { remote: true } => {
+                self.report.hangup_by.get_or_insert(Party::Remote);
+            }
+            EndReason::Rejected(code) => {
+                self.report.sip_status.get_or_insert(code.as_u16());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Which joint two legs' media need.
+fn joint_for(a: &BridgedStream, b: &BridgedStream) -> Joint {
+    match (&a.stream, &b.stream) {
+        (Stream::Audio(_), Stream::Audio(_)) => Joint::AudioRelay,
+        (Stream::Audio(_), Stream::T38(_)) => Joint::Gateway { audio_is_a: true },
+        (Stream::T38(_), Stream::Audio(_)) => Joint::Gateway { audio_is_a: false },
+        (Stream::T38(_), Stream::T38(_)) => {
+            let same = a.t38.map(|c| c.version) == b.t38.map(|c| c.version);
+            if same {
+                Joint::T38Relay
+            } else {
+                Joint::DoubleGateway
+            }
+        }
+    }
+}
+
+/// What the inbound INVITE offered, as the outbound leg's first offer.
+fn mirror_offer(offer: Option<&SessionDescription>, outbound_t38: T38Mode) -> OfferMedia {
+    let t38_offered =
+        offer.is_some_and(|o| o.media.iter().any(|m| m.port != 0 && m.is_udptl_t38()));
+    if outbound_t38 == T38Mode::Request || (t38_offered && outbound_t38 != T38Mode::Off) {
+        OfferMedia::T38
+    } else {
+        OfferMedia::Audio
+    }
+}
+
+enum Wake {
+    A(Option<CallEvent>),
+    B(Option<CallEvent>),
+    Tick(std::time::Instant),
+    RingTimeout,
+    HangupTimeout,
+}
+
+/// Bridges `inbound` to the callee of `outbound`; returns when both legs have ended.
+pub async fn run_bridge(
+    agent: &SipAgent,
+    inbound: IncomingCall,
+    outbound: OutgoingCall,
+    settings: &MediaSettings,
+    opts: BridgeOptions,
+    phase: Option<UnboundedSender<String>>,
+) -> BridgeReport {
+    let mut report = BridgeReport::default();
+    let IncomingCall { handle, offer, .. } = inbound;
+    report.inbound.call_id = handle.call_id().to_owned();
+    let (sa, sb) = match (bind(settings), bind(settings)) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => {
+            handle.reject(503);
+            report.failure = Some("no media port".to_owned());
+            return report;
+        }
+    };
+    let mut a = Leg::new(opts.inbound_t38, sa);
+    let mut b = Leg::new(opts.outbound_t38, sb);
+    handle.ring();
+    a.handle = Some(handle);
+    let params = CallParams {
+        target: outbound.target,
+        from: outbound.from,
+        to: outbound.to,
+        peer: outbound.peer,
+        media: MediaConfig {
+            caps: settings.capabilities(b.port()),
+            policy: b.policy(),
+            offer: mirror_offer(offer.as_ref(), opts.outbound_t38),
+        },
+        delayed_offer: false,
+        credentials: outbound.credentials,
+        headers: outbound.headers,
+    };
+    match agent.invite(params).await {
+        Ok(h) => {
+            b.report.call_id = h.call_id().to_owned();
+            b.handle = Some(h);
+        }
+        Err(e) => {
+            if let Some(h) = &a.handle {
+                h.reject(503);
+            }
+            report.failure = Some(format!("could not dial the outbound leg: {e}"));
+            report.inbound = a.report;
+            return report;
+        }
+    }
+    let tell = |p: &str| {
+        if let Some(tx) = &phase {
+            let _ = tx.send(p.to_owned());
+        }
+    };
+    tell("ROUTED");
+    let seed = report.inbound.call_id.len() as u64 ^ 0x9e37_79b9;
+    let mut clock: Option<MediaClock> = None;
+    let mut joint: Option<Joint> = None;
+    let mut gateways: Option<Gateways> = None;
+    let mut pages_seen: Option<u32> = None;
+    let mut ring_deadline = Some(TokioInstant::now() + opts.ring_timeout);
+    let mut hangup_deadline: Option<TokioInstant> = None;
+    let ms = |c: &Option<MediaClock>| c.as_ref().map_or(0, MediaClock::ms);
+    loop {
+        let both_up = a.stream.is_some() && b.stream.is_some() && hangup_deadline.is_none();
+        let wake = {
+            let (ha, hb) = (a.handle.as_mut(), b.handle.as_mut());
+            tokio::select! {
+                ev = next(ha) => Wake::A(ev),
+                ev = next(hb) => Wake::B(ev),
+                now = tick_clock(&mut clock), if both_up => Wake::Tick(now),
+                () = sleep_until(ring_deadline), if ring_deadline.is_some() => Wake::RingTimeout,
+                () = sleep_until(hangup_deadline), if hangup_deadline.is_some() => {
+                    Wake::HangupTimeout
+                }
+            }
+        };
+        let mut media_changed = false;
+        match wake {
+            Wake::A(None) | Wake::B(None) | Wake::HangupTimeout => break,
+            Wake::RingTimeout => {
+                ring_deadline = None;
+                report.failure = Some("the outbound leg did not answer".to_owned());
+                b.hang_up();
+                if let Some(h) = &a.handle {
+                    h.reject(480);
+                }
+                hangup_deadline = Some(TokioInstant::now() + Duration::from_secs(4));
+            }
+            Wake::Tick(now) => {
+                if let (Some(j), Some(sa), Some(sb), Some(g)) = (
+                    joint,
+                    a.stream.as_mut(),
+                    b.stream.as_mut(),
+                    gateways.as_mut(),
+                ) {
+                    if let Err(e) = tick(j, now, sa, sb, g) {
+                        tracing::debug!("bridge tick: {e}");
+                    }
+                    while let Some(ev) = g.poll_event() {
+                        if let spandsp::GatewayEvent::PageConfirmed { pages } = ev {
+                            pages_seen = Some(pages);
+                        }
+                    }
+                }
+                if ms(&clock) > opts.max_duration.as_millis() as u64 {
+                    report.failure = Some("bridge exceeded its time limit".to_owned());
+                    a.hang_up();
+                    b.hang_up();
+                    hangup_deadline = Some(TokioInstant::now() + Duration::from_secs(4));
+                }
+            }
+            Wake::A(Some(ev)) => {
+                media_changed = on_event(&mut a, ev, settings, seed, ms(&clock));
+            }
+            Wake::B(Some(ev)) => {
+                if let CallEvent::Dialog(d) = &ev {
+                    if let DialogEvent::Confirmed { .. } = **d {
+                        ring_deadline = None;
+                        // The callee answered: now answer the caller.
+                        if let Some(h) = &a.handle {
+                            h.accept(MediaConfig {
+                                caps: settings.capabilities(a.port()),
+                                policy: a.policy(),
+                                offer: OfferMedia::Audio,
+                            });
+                        }
+                    }
+                }
+                media_changed = on_event(&mut b, ev, settings, seed.rotate_left(7), ms(&clock));
+            }
+        }
+        // A leg that ended takes the other with it; one that failed before answering passes
+        // its status back to the caller.
+        if a.ended && !b.ended && hangup_deadline.is_none() {
+            b.hang_up();
+            hangup_deadline = Some(TokioInstant::now() + Duration::from_secs(4));
+        }
+        if b.ended && !a.ended && hangup_deadline.is_none() {
+            if a.report.answered {
+                a.hang_up();
+            } else if let Some(h) = &a.handle {
+                let status = b
+                    .report
+                    .sip_status
+                    .filter(|s| (400..700).contains(s) && *s != 401 && *s != 407);
+                h.reject(status.unwrap_or(503));
+            }
+            hangup_deadline = Some(TokioInstant::now() + Duration::from_secs(4));
+        }
+        if a.ended && b.ended {
+            break;
+        }
+        if media_changed {
+            if let (Some(sa), Some(sb)) = (a.stream.as_ref(), b.stream.as_ref()) {
+                if clock.is_none() {
+                    clock = Some(MediaClock::new(settings.speed));
+                    tell("BRIDGING");
+                }
+                let j = joint_for(sa, sb);
+                if joint != Some(j) {
+                    match Gateways::for_joint(j, sa, sb, &report.inbound.call_id) {
+                        Ok(g) => {
+                            if let Some(old) = gateways.as_ref().and_then(Gateways::result) {
+                                pages_seen = Some(pages_seen.unwrap_or(0).max(old.pages));
+                            }
+                            gateways = Some(g);
+                            joint = Some(j);
+                            report.joints.push(JointPhase {
+                                joint: j.name().to_owned(),
+                                from_ms: ms(&clock),
+                            });
+                        }
+                        Err(e) => {
+                            report.failure = Some(format!("bridge joint failed: {e}"));
+                            a.hang_up();
+                            b.hang_up();
+                            hangup_deadline = Some(TokioInstant::now() + Duration::from_secs(4));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(r) = gateways.as_ref().and_then(Gateways::result) {
+        report.pages = Some(pages_seen.unwrap_or(0).max(r.pages));
+        report.bit_rate = Some(r.bit_rate);
+        report.ecm = Some(r.ecm);
+        report.fax_completed = r.disconnected;
+    } else {
+        report.pages = pages_seen;
+    }
+    report.duration_ms = ms(&clock);
+    report.inbound = a.report;
+    report.outbound = b.report;
+    tell("DONE");
+    report
+}
+
+/// Applies one SIP event to a leg; true when its media changed.
+fn on_event(leg: &mut Leg, ev: CallEvent, settings: &MediaSettings, seed: u64, at_ms: u64) -> bool {
+    let CallEvent::Dialog(ev) = ev else {
+        if let CallEvent::FinalResponse { status, .. } = ev {
+            if !leg.report.answered {
+                leg.report.sip_status = Some(status);
+            }
+        }
+        return false;
+    };
+    match *ev {
+        DialogEvent::Confirmed { agreed, .. } => {
+            leg.report.answered = true;
+            leg.report.sip_status.get_or_insert(200);
+            leg.start(&agreed, settings, seed, at_ms);
+            true
+        }
+        DialogEvent::MediaChanged { agreed, .. } => {
+            leg.start(&agreed, settings, seed, at_ms);
+            true
+        }
+        DialogEvent::ReinviteOffered { offer, .. } => {
+            let t38 = offer.media.iter().any(|m| m.port != 0 && m.is_udptl_t38());
+            if let Some(h) = &leg.handle {
+                if t38 && leg.t38 == T38Mode::Off {
+                    h.reject_offer(488);
+                } else {
+                    h.accept_offer(Some(leg.policy()));
+                }
+            }
+            false
+        }
+        DialogEvent::Terminated { reason, .. } => {
+            leg.terminated(&reason);
+            false
+        }
+        _ => false,
+    }
+}
+
+async fn next(handle: Option<&mut CallHandle>) -> Option<CallEvent> {
+    match handle {
+        Some(h) => h.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn tick_clock(clock: &mut Option<MediaClock>) -> std::time::Instant {
+    match clock {
+        Some(c) => c.tick().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<TokioInstant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
