@@ -37,9 +37,17 @@ impl Side {
         }
     }
 
-    fn t38(ec: UdpEc, max_version: u8) -> Side {
+    /// Audio first, then a re-INVITE to T.38 at answer.
+    fn reinvite() -> Side {
         Side {
             t38: T38Mode::Request,
+            ..Side::audio()
+        }
+    }
+
+    fn t38(ec: UdpEc, max_version: u8) -> Side {
+        Side {
+            t38: T38Mode::Accept,
             t38_in_invite: true,
             max_version,
             ec: vec![ec],
@@ -64,11 +72,7 @@ fn settings(pool: &Arc<PortPool>, side: &Side) -> MediaSettings {
 fn fax_options(ident: &str, side: &Side) -> FaxOptions {
     FaxOptions {
         ident: ident.to_owned(),
-        t38: if side.t38 == T38Mode::Off {
-            T38Mode::Off
-        } else {
-            T38Mode::Accept
-        },
+        t38: side.t38,
         t38_in_invite: side.t38_in_invite,
         ..FaxOptions::default()
     }
@@ -217,5 +221,62 @@ async fn g711_relay_between_two_audio_legs() {
     let o = bridged_call(Side::audio(), bridge, Side::audio()).await;
     assert_eq!(media(&o.send), ["audio/PCMU"]);
     assert_eq!(media(&o.receive), ["audio/PCMU"]);
+    assert_eq!(joints(&o.bridge), ["audio relay"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_switches_to_t38_mid_call_and_the_relay_becomes_a_gateway() {
+    let bridge = BridgeOptions {
+        inbound_t38: T38Mode::Accept,
+        outbound_t38: T38Mode::Off,
+        ..BridgeOptions::default()
+    };
+    let o = bridged_call(Side::reinvite(), bridge, Side::audio()).await;
+    assert_eq!(media(&o.send), ["audio/PCMU", "t38/v3"]);
+    assert_eq!(media(&o.receive), ["audio/PCMU"]);
+    assert_eq!(joints(&o.bridge), ["audio relay", "T.38 gateway"]);
+    assert_eq!(
+        o.bridge.outbound.media.len(),
+        1,
+        "the other leg stays on audio"
+    );
+    assert_gateway_records(&o.bridge);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callee_switches_to_t38_mid_call() {
+    let bridge = BridgeOptions {
+        inbound_t38: T38Mode::Off,
+        outbound_t38: T38Mode::Accept,
+        ..BridgeOptions::default()
+    };
+    let o = bridged_call(Side::audio(), bridge, Side::reinvite()).await;
+    assert_eq!(media(&o.send), ["audio/PCMU"]);
+    assert_eq!(media(&o.receive), ["audio/PCMU", "t38/v3"]);
+    // The callee asks at once, often before the caller's leg is up: the audio relay may
+    // never have run.
+    assert_eq!(joints(&o.bridge).last(), Some(&"T.38 gateway"));
+    assert_eq!(
+        o.bridge.inbound.media.len(),
+        1,
+        "the other leg stays on audio"
+    );
+    assert_gateway_records(&o.bridge);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_488_on_one_leg_keeps_the_bridge_on_audio() {
+    let bridge = BridgeOptions {
+        inbound_t38: T38Mode::Off,
+        outbound_t38: T38Mode::Off,
+        ..BridgeOptions::default()
+    };
+    let o = bridged_call(Side::reinvite(), bridge, Side::audio()).await;
+    assert_eq!(media(&o.send), ["audio/PCMU"]);
+    assert!(o
+        .send
+        .t38
+        .iter()
+        .any(|e| matches!(e.step, engine::call::T38Step::Rejected { status: 488, .. })));
     assert_eq!(joints(&o.bridge), ["audio relay"]);
 }
