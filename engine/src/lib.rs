@@ -6,6 +6,7 @@
 
 pub mod call;
 pub mod documents;
+pub mod events;
 pub mod loopback;
 pub mod outcome;
 pub mod policy;
