@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use engine::call::bridge::{run_bridge, BridgeOptions, BridgeReport};
 use engine::call::{
-    run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob, FaxOptions, MediaSettings,
-    OutgoingCall, PeerAcl, SipAgent, T38Mode,
+    run_incoming, run_outgoing, AgentConfig, CallEvent, CallReport, FaxJob, FaxOptions,
+    IncomingCall, MediaSettings, OutgoingCall, PeerAcl, SipAgent, T38Mode,
 };
 use media::ports::PortPool;
 use sip::sdp::UdpEc;
@@ -164,7 +164,7 @@ async fn g711_sender_through_the_gateway_to_a_t38_receiver() {
     };
     let o = bridged_call(Side::audio(), bridge, Side::t38(UdpEc::Redundancy, 3)).await;
     assert_eq!(media(&o.send), ["audio/PCMU"]);
-    assert_eq!(media(&o.receive), ["t38/v3"]);
+    assert_eq!(media(&o.receive), ["t38/v2"]);
     assert_eq!(joints(&o.bridge), ["T.38 gateway"]);
     assert_gateway_records(&o.bridge);
 }
@@ -177,7 +177,7 @@ async fn t38_sender_through_the_gateway_to_a_g711_receiver() {
         ..BridgeOptions::default()
     };
     let o = bridged_call(Side::t38(UdpEc::Fec, 3), bridge, Side::audio()).await;
-    assert_eq!(media(&o.send), ["t38/v3"]);
+    assert_eq!(media(&o.send), ["t38/v2"]);
     assert_eq!(media(&o.receive), ["audio/PCMU"]);
     assert_eq!(joints(&o.bridge), ["T.38 gateway"]);
     assert_gateway_records(&o.bridge);
@@ -191,8 +191,8 @@ async fn t38_relay_reframes_fec_into_redundancy() {
         Side::t38(UdpEc::Redundancy, 3),
     )
     .await;
-    assert_eq!(media(&o.send), ["t38/v3"]);
-    assert_eq!(media(&o.receive), ["t38/v3"]);
+    assert_eq!(media(&o.send), ["t38/v2"]);
+    assert_eq!(media(&o.receive), ["t38/v2"]);
     assert_eq!(joints(&o.bridge), ["T.38 relay"]);
     assert_eq!(o.bridge.pages, None, "a relay does not look into the fax");
 }
@@ -205,7 +205,7 @@ async fn t38_versions_that_differ_go_through_a_gateway_pair() {
         Side::t38(UdpEc::Redundancy, 0),
     )
     .await;
-    assert_eq!(media(&o.send), ["t38/v3"]);
+    assert_eq!(media(&o.send), ["t38/v2"]);
     assert_eq!(media(&o.receive), ["t38/v0"]);
     assert_eq!(joints(&o.bridge), ["T.38 gateway pair"]);
     assert_gateway_records(&o.bridge);
@@ -232,7 +232,7 @@ async fn caller_switches_to_t38_mid_call_and_the_relay_becomes_a_gateway() {
         ..BridgeOptions::default()
     };
     let o = bridged_call(Side::reinvite(), bridge, Side::audio()).await;
-    assert_eq!(media(&o.send), ["audio/PCMU", "t38/v3"]);
+    assert_eq!(media(&o.send), ["audio/PCMU", "t38/v2"]);
     assert_eq!(media(&o.receive), ["audio/PCMU"]);
     assert_eq!(joints(&o.bridge), ["audio relay", "T.38 gateway"]);
     assert_eq!(
@@ -252,7 +252,7 @@ async fn callee_switches_to_t38_mid_call() {
     };
     let o = bridged_call(Side::audio(), bridge, Side::reinvite()).await;
     assert_eq!(media(&o.send), ["audio/PCMU"]);
-    assert_eq!(media(&o.receive), ["audio/PCMU", "t38/v3"]);
+    assert_eq!(media(&o.receive), ["audio/PCMU", "t38/v2"]);
     // The callee asks at once, often before the caller's leg is up: the audio relay may
     // never have run.
     assert_eq!(joints(&o.bridge).last(), Some(&"T.38 gateway"));
@@ -279,4 +279,160 @@ async fn a_488_on_one_leg_keeps_the_bridge_on_audio() {
         .iter()
         .any(|e| matches!(e.step, engine::call::T38Step::Rejected { status: 488, .. })));
     assert_eq!(joints(&o.bridge), ["audio relay"]);
+}
+
+/// A Super G3 machine on audio: answers with 3.3 s of ANSam (V.8's invitation to V.34), then
+/// carries on as an ordinary Group 3 fax answering terminal.
+async fn super_g3_receiver(call: IncomingCall, pool: Arc<PortPool>, rx: &std::path::Path) -> u32 {
+    use media::g711::Law;
+    use media::playout::{Frame, PlayoutBuffer, PlayoutConfig, FRAME_SAMPLES};
+    use media::rtp::{PayloadMap, RtpReceiver, RtpSender, SenderConfig, StreamIds};
+    use media::socket::{MediaSocket, RtpStream, SocketConfig, StreamFilter};
+    use sip::dialog::{DialogEvent, MediaConfig};
+    use sip::sdp::{Agreed, Capabilities, OfferMedia, Policy};
+    use spandsp::{FaxEvent, FaxTerminal, GeneratedTone, Role, T30Config, ToneGenerator};
+
+    let IncomingCall { mut handle, .. } = call;
+    let config = SocketConfig {
+        local_ip: LO,
+        ..SocketConfig::default()
+    };
+    let filter = StreamFilter::rtp_types(&[0]);
+    let socket = MediaSocket::bind(&pool, &config, filter, SocketAddr::new(LO, 9)).unwrap();
+    let port = socket.local_addr().port();
+    handle.accept(MediaConfig {
+        caps: Capabilities::new(LO, port, port),
+        policy: Policy {
+            accept_t38: false,
+            ..Policy::default()
+        },
+        offer: OfferMedia::Audio,
+    });
+    let mut socket = Some(socket);
+    let mut side = None;
+    let mut ansam = Some(ToneGenerator::new(GeneratedTone::AnsAmPhaseReversed).unwrap());
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(20) / SPEED);
+    let start = std::time::Instant::now();
+    let (mut ticks, mut pages) = (0u32, 0);
+    let mut frame = [0i16; FRAME_SAMPLES];
+    loop {
+        tokio::select! {
+            ev = handle.next() => match ev {
+                Some(CallEvent::Dialog(ev)) => match *ev {
+                    DialogEvent::Confirmed { agreed: Agreed::Audio(a), .. } => {
+                        let mut s = socket.take().unwrap();
+                        s.relatch(a.remote.unwrap());
+                        let mut map = PayloadMap::new();
+                        map.insert_rtpmap(0, "PCMU", 8000).unwrap();
+                        let sender = RtpSender::new(SenderConfig::new(
+                            Law::Ulaw,
+                            StreamIds::from_seed(3),
+                        ))
+                        .unwrap();
+                        let stream = RtpStream::new(
+                            s,
+                            sender,
+                            RtpReceiver::new(map),
+                            PlayoutBuffer::new(PlayoutConfig::default()),
+                        );
+                        let t30 = T30Config {
+                            local_ident: "SUPERG3".into(),
+                            ..T30Config::default()
+                        };
+                        let dir = Direction::Receive { tiff: rx.into() };
+                        let terminal = FaxTerminal::new(Role::Answering, dir, &t30).unwrap();
+                        side = Some((stream, terminal));
+                    }
+                    DialogEvent::ReinviteOffered { .. } => handle.reject_offer(488),
+                    DialogEvent::Terminated { .. } => return pages,
+                    _ => {}
+                },
+                Some(_) => {}
+                None => return pages,
+            },
+            _ = ticker.tick() => {
+                ticks += 1;
+                let now = start + std::time::Duration::from_millis(20) * ticks;
+                let Some((stream, terminal)) = &mut side else { continue };
+                stream.drain(now).unwrap();
+                match stream.pop_frame(now) {
+                    Frame::Audio(s) => terminal.rx(s),
+                    Frame::Gap => terminal.rx_lost(FRAME_SAMPLES),
+                }
+                while let Some(ev) = terminal.poll_event() {
+                    if let FaxEvent::Finished(r) = ev {
+                        pages = r.stats.pages_transferred;
+                        handle.bye();
+                    }
+                }
+                frame.fill(0);
+                let still_ansam = ansam.as_mut().is_some_and(|g| g.tx(&mut frame) > 0);
+                if !still_ansam {
+                    ansam = None;
+                    terminal.tx(&mut frame);
+                }
+                stream.send_audio(&frame).unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_super_g3_answerer_with_ansam_settles_on_v17_through_the_bridge() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiff = common::charts_tiff(&common::itu_charts(1));
+    let send_path = common::write_send_document(dir.path(), &tiff);
+    let rx_path = dir.path().join("received.tif");
+    let pool = Arc::new(PortPool::new(50000..=52999).unwrap());
+    let agent = || {
+        let mut c = AgentConfig::new(SocketAddr::new(LO, 0));
+        c.acl = PeerAcl::parse(["127.0.0.1"]).unwrap();
+        SipAgent::start(c)
+    };
+    let (rx_agent, mut rx_incoming) = agent().await.unwrap();
+    let (br_agent, mut br_incoming) = agent().await.unwrap();
+    let (tx_agent, _) = agent().await.unwrap();
+    let rx_pool = pool.clone();
+    let rx_for_task = rx_path.clone();
+    let receiving = tokio::spawn(async move {
+        let call = rx_incoming.recv().await.unwrap();
+        super_g3_receiver(call, rx_pool, &rx_for_task).await
+    });
+    let br_settings = settings(&pool, &Side::audio());
+    let onward = format!("sip:5559999@{}", rx_agent.local_addr());
+    let br_addr = br_agent.local_addr();
+    let bridging = tokio::spawn(async move {
+        let call = br_incoming.recv().await.unwrap();
+        let out = OutgoingCall::direct(&onward, "5550001", br_agent.local_addr()).unwrap();
+        let opts = BridgeOptions {
+            outbound_t38: T38Mode::Off,
+            ..BridgeOptions::default()
+        };
+        run_bridge(&br_agent, call, out, &br_settings, opts, None).await
+    });
+    let sender = Side::t38(UdpEc::Redundancy, 3);
+    let call = OutgoingCall::direct(
+        &format!("sip:5551234@{br_addr}"),
+        "5550001",
+        tx_agent.local_addr(),
+    )
+    .unwrap();
+    let job = FaxJob {
+        direction: Direction::Send {
+            tiff: send_path.clone(),
+        },
+        options: fax_options("SENDER", &sender),
+        cancel: None,
+    };
+    let send = run_outgoing(&tx_agent, call, job, &settings(&pool, &sender), None).await;
+    let received_pages = receiving.await.unwrap();
+    let bridge = bridging.await.unwrap();
+    assert!(send.is_success(), "{}\n{bridge:#?}", send.summary());
+    assert_eq!(received_pages, 1);
+    common::assert_same_pixels(&send_path, &rx_path);
+    // The T.38 leg was held below version 3, and the fax ran at V.17's top rate.
+    assert_eq!(media(&send), ["t38/v2"]);
+    assert_eq!(send.fax.as_ref().unwrap().bit_rate, 14400);
+    assert_eq!(bridge.bit_rate, Some(14400));
+    assert_eq!(joints(&bridge), ["T.38 gateway"]);
 }

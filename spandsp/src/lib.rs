@@ -33,7 +33,7 @@ pub use gateway::{GatewayConfig, GatewayEvent, GatewayResult, T38Gateway};
 pub use t38_terminal::{OutgoingIfp, T38Terminal};
 pub use terminal::FaxTerminal;
 pub use tiff_check::{check_send_tiff, inspect_send_tiff, TiffCheck, TiffSummary};
-pub use tones::{ConnectTone, ToneDetector};
+pub use tones::{ConnectTone, GeneratedTone, ToneDetector, ToneGenerator};
 
 /// Samples per second of every SpanDSP audio stream.
 pub const SAMPLE_RATE: u32 = 8000;

@@ -118,6 +118,66 @@ impl Drop for ToneDetector {
     }
 }
 
+/// Generates a connect tone, for tests that need a caller or answerer SpanDSP's terminals do
+/// not imitate (a Super G3 machine's ANSam, say).
+pub struct ToneGenerator {
+    state: *mut sys::modem_connect_tones_tx_state_t,
+}
+
+// SAFETY: the generator state is owned by this wrapper alone and holds no thread-affine
+// resources. Not `Sync`: no locking inside.
+unsafe impl Send for ToneGenerator {}
+
+/// A tone the generator can make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneratedTone {
+    /// CNG.
+    Cng,
+    /// CED/ANS.
+    Ced,
+    /// ANSam with phase reversals, the V.8 answer tone of a V.34 (Super G3) fax machine.
+    AnsAmPhaseReversed,
+}
+
+impl ToneGenerator {
+    /// A generator of `tone`.
+    pub fn new(tone: GeneratedTone) -> Result<Self, Error> {
+        let code = match tone {
+            GeneratedTone::Cng => sys::MODEM_CONNECT_TONES_FAX_CNG,
+            GeneratedTone::Ced => sys::MODEM_CONNECT_TONES_ANS,
+            GeneratedTone::AnsAmPhaseReversed => sys::MODEM_CONNECT_TONES_ANSAM_PR,
+        };
+        // SAFETY: a NULL state asks SpanDSP to allocate one for a valid tone type.
+        let state =
+            unsafe { sys::modem_connect_tones_tx_init(std::ptr::null_mut(), code as c_int) };
+        if state.is_null() {
+            return Err(Error::InitFailed("connect tone generator"));
+        }
+        Ok(ToneGenerator { state })
+    }
+
+    /// Fills `out` with the tone; returns how many samples were generated.
+    pub fn tx(&mut self, out: &mut [i16]) -> usize {
+        let len = c_int::try_from(out.len()).unwrap_or(c_int::MAX);
+        // SAFETY: `state` is valid and `out` has room for `len` samples.
+        let n = unsafe { sys::modem_connect_tones_tx(self.state, out.as_mut_ptr(), len) };
+        usize::try_from(n).unwrap_or(0)
+    }
+}
+
+impl Drop for ToneGenerator {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `modem_connect_tones_tx_init`, freed once, here.
+        unsafe { sys::modem_connect_tones_tx_free(self.state) };
+    }
+}
+
+impl std::fmt::Debug for ToneGenerator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToneGenerator").finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for ToneDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ToneDetector")

@@ -55,3 +55,27 @@ fn silence_and_a_test_tone_are_not_fax() {
     }
     assert_eq!(detector.poll(), None);
 }
+
+#[test]
+fn generated_tones_are_recognised() {
+    use spandsp::{GeneratedTone, ToneGenerator};
+    for (tone, expected) in [
+        (GeneratedTone::Cng, ConnectTone::Cng),
+        (GeneratedTone::Ced, ConnectTone::Ced),
+        (GeneratedTone::AnsAmPhaseReversed, ConnectTone::Ced),
+    ] {
+        let mut generator = ToneGenerator::new(tone).unwrap();
+        let mut detector = ToneDetector::new().unwrap();
+        let mut frame = [0i16; 160];
+        let mut heard = None;
+        for _ in 0..200 {
+            frame.fill(0);
+            assert!(generator.tx(&mut frame) > 0 || heard.is_some());
+            detector.rx(&frame);
+            if let Some(t) = detector.poll() {
+                heard.get_or_insert(t);
+            }
+        }
+        assert_eq!(heard, Some(expected), "{tone:?}");
+    }
+}

@@ -38,6 +38,10 @@ pub struct BridgeOptions {
     pub ring_timeout: Duration,
     /// The longest a bridge may last.
     pub max_duration: Duration,
+    /// Highest `T38FaxVersion` offered or accepted on either leg. Version 3 carries V.34,
+    /// which Super G3 machines try after ANSam and which carriers' gateways and SpanDSP's
+    /// cannot pass: capping at 2 makes such calls settle on V.17.
+    pub max_t38_version: u8,
 }
 
 impl Default for BridgeOptions {
@@ -47,6 +51,7 @@ impl Default for BridgeOptions {
             outbound_t38: T38Mode::Accept,
             ring_timeout: Duration::from_secs(60),
             max_duration: Duration::from_secs(3600),
+            max_t38_version: 2,
         }
     }
 }
@@ -209,6 +214,9 @@ pub async fn run_bridge(
     phase: Option<UnboundedSender<String>>,
 ) -> BridgeReport {
     let mut report = BridgeReport::default();
+    let mut capped = settings.clone();
+    capped.udptl.max_version = capped.udptl.max_version.min(opts.max_t38_version);
+    let settings = &capped;
     let IncomingCall { handle, offer, .. } = inbound;
     report.inbound.call_id = handle.call_id().to_owned();
     let (sa, sb) = match (bind(settings), bind(settings)) {
