@@ -64,6 +64,9 @@ struct Outcome {
 fn settings(pool: &Arc<PortPool>, side: &Side) -> MediaSettings {
     let mut m = MediaSettings::new(pool.clone(), LO);
     m.speed = SPEED;
+    // Media time runs SPEED times faster than the wall clock, and so does the playout
+    // buffer's depth: keep a real-time margin for a busy machine.
+    m.playout.depth = std::time::Duration::from_millis(240);
     m.udptl.max_version = side.max_version;
     m.udptl.error_correction = side.ec.clone();
     m
@@ -333,7 +336,10 @@ async fn super_g3_receiver(call: IncomingCall, pool: Arc<PortPool>, rx: &std::pa
                             s,
                             sender,
                             RtpReceiver::new(map),
-                            PlayoutBuffer::new(PlayoutConfig::default()),
+                            PlayoutBuffer::new(PlayoutConfig {
+                            depth: std::time::Duration::from_millis(240),
+                            ..PlayoutConfig::default()
+                        }),
                         );
                         let t30 = T30Config {
                             local_ident: "SUPERG3".into(),

@@ -27,6 +27,9 @@ struct Ends {
 fn media(pool: &Arc<PortPool>, speed: u32) -> MediaSettings {
     let mut m = MediaSettings::new(pool.clone(), LO);
     m.speed = speed;
+    // Media time runs `speed` times faster than the wall clock, and so does the playout
+    // buffer's depth: keep a real-time margin for a busy machine.
+    m.playout.depth = std::time::Duration::from_millis(240);
     m
 }
 

@@ -70,7 +70,10 @@ async fn liar(call: IncomingCall, pool: Arc<PortPool>, rx: &Path) -> Option<u32>
                             s,
                             sender,
                             RtpReceiver::new(map),
-                            PlayoutBuffer::new(PlayoutConfig::default()),
+                            PlayoutBuffer::new(PlayoutConfig {
+                            depth: std::time::Duration::from_millis(240),
+                            ..PlayoutConfig::default()
+                        }),
                         );
                         let t30 = T30Config {
                             local_ident: "LIAR".into(),
@@ -129,6 +132,9 @@ async fn call_the_liar(dir: &Path, dead_t38: DeadT38) -> (CallReport, Option<u32
     });
     let mut media = MediaSettings::new(pool, LO);
     media.speed = SPEED;
+    // Media time runs SPEED times faster than the wall clock, and so does the playout
+    // buffer's depth: keep a real-time margin for a busy machine.
+    media.playout.depth = std::time::Duration::from_millis(240);
     let target = format!("sip:5551234@{}", rx_agent.local_addr());
     let call = OutgoingCall::direct(&target, "5550001", tx_agent.local_addr()).unwrap();
     let job = FaxJob {

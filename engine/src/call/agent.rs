@@ -3,8 +3,10 @@
 //!
 //! Calls talk to it through a [`CallHandle`]; new incoming calls from admitted peers arrive
 //! as [`IncomingCall`]s. Sources outside the [`PeerAcl`] get 403 before any media is opened,
-//! and a line fail2ban can match is logged. While shutting down, new INVITEs get 503 with
-//! Retry-After so that a proxy in front fails over.
+//! and a line fail2ban can match is logged. Behind a trusted proxy the source judged is the
+//! one the proxy names in its header (see [`resolve_source`]); that header from anyone else
+//! is ignored. While shutting down, new INVITEs get 503 with Retry-After so that a proxy in
+//! front fails over.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +22,7 @@ use sip::transport::{SipTransport, TransportConfig};
 use tokio::sync::{mpsc, oneshot};
 
 use super::acl::PeerAcl;
+use super::identity::resolve_source;
 use super::CallError as Error;
 
 /// How the agent listens and whom it admits.
@@ -31,8 +34,14 @@ pub struct AgentConfig {
     pub advertised: Option<IpAddr>,
     /// User-Agent and Server header value.
     pub user_agent: String,
-    /// Peers allowed to call us.
+    /// Peers allowed to call us (judged on the real source, see `trusted_proxies`).
     pub acl: PeerAcl,
+    /// SIP proxies in front of us whose `real_source_header` names the real source of a
+    /// call; never [`PeerAcl::any`], or anyone could name any source.
+    pub trusted_proxies: PeerAcl,
+    /// The header trusted proxies add with the real source (`X-Src-IP`); without it their
+    /// calls are judged by the proxy's own address.
+    pub real_source_header: Option<String>,
     /// Retry-After of the 503 sent while shutting down, in seconds.
     pub shutdown_retry_after: u32,
 }
@@ -45,6 +54,8 @@ impl AgentConfig {
             advertised: None,
             user_agent: format!("faxserver/{}", env!("CARGO_PKG_VERSION")),
             acl: PeerAcl::default(),
+            trusted_proxies: PeerAcl::default(),
+            real_source_header: None,
             shutdown_retry_after: 30,
         }
     }
@@ -107,6 +118,11 @@ pub struct IncomingCall {
     pub request: Box<Request>,
     /// Where it came from.
     pub peer: Peer,
+    /// The real source the ACL admitted: the packet's source, or the one a trusted proxy
+    /// named.
+    pub source: IpAddr,
+    /// The trusted proxy it came through, if any.
+    pub proxy: Option<IpAddr>,
     /// Its SDP offer, if it had one.
     pub offer: Option<SessionDescription>,
     /// The call's handle.
@@ -456,13 +472,30 @@ impl AgentTask {
         peer: Peer,
         offer: Option<SessionDescription>,
     ) {
-        let source = peer.addr.ip();
+        let header = self.cfg.real_source_header.as_deref();
+        let from = resolve_source(
+            peer.addr.ip(),
+            &request.headers,
+            &self.cfg.trusted_proxies,
+            header,
+        );
+        if let Some(w) = from.warning(header.unwrap_or_default()) {
+            tracing::warn!(target: "faxserver::security", "{w}");
+        }
+        let (source, proxy) = (from.ip(), from.proxy());
         if !self.cfg.acl.admits(source) {
-            // One fixed format, so that fail2ban can match it.
-            tracing::warn!(
-                target: "faxserver::security",
-                "SIP INVITE from unknown source {source} rejected with 403"
-            );
+            // One fixed format, so that fail2ban can match it; a proxied call gets another
+            // one, so that fail2ban never bans the proxy that every call comes through.
+            match proxy {
+                None => tracing::warn!(
+                    target: "faxserver::security",
+                    "SIP INVITE from unknown source {source} rejected with 403"
+                ),
+                Some(p) => tracing::warn!(
+                    target: "faxserver::security",
+                    "SIP INVITE from unknown source {source} via trusted proxy {p}: 403"
+                ),
+            }
             let _ = self.dl.reject(now, &mut self.tl, id, status(403));
             return;
         }
@@ -484,6 +517,8 @@ impl AgentTask {
         let call = IncomingCall {
             request,
             peer,
+            source,
+            proxy,
             offer,
             handle: CallHandle {
                 id,

@@ -13,6 +13,7 @@ mod agent;
 pub mod bridge;
 mod clock;
 mod config;
+mod identity;
 mod leg;
 mod report;
 mod session;
@@ -21,6 +22,11 @@ pub use acl::{BadCidr, Cidr, PeerAcl};
 pub use agent::{AgentConfig, CallEvent, CallHandle, IncomingCall, SipAgent};
 pub use clock::TICK;
 pub use config::{DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger, UdptlOptions};
+pub use identity::{
+    called_number, caller, format_number, resolve_source, CallSource, CalledFrom, CalledNumber,
+    Caller, CallerSource, GatewayIdentity, IdentityError, InboundIdentity, InboundParties,
+    NumberFormat, OutboundCaller,
+};
 pub use report::{
     CallReport, FaxDirection, FaxSummary, MediaPhase, PageReport, Party, T38Event, T38Step,
 };
