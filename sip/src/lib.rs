@@ -9,6 +9,8 @@
 //! - [`dialog`]: calls as UAC and UAS over the transaction layer (RFC 3261 §12–§15, with
 //!   100rel, UPDATE and session timers: RFC 3262, RFC 3311, RFC 4028).
 //! - [`registration`]: keeping our contact bound at a registrar (RFC 3261 §10).
+//! - [`registrar`]: peers that register to us, with the NAT binding table for calls to them.
+//! - [`probe`]: OPTIONS keep-alives that tell which peers are up, down or busy (RFC 3261 §11).
 //! - [`auth`]: digest authentication, client and server (RFC 3261 §22, RFC 7616, RFC 8760).
 //!
 //! - [`transport`]: UDP and TCP transports (RFC 3261 §18, RFC 3581, RFC 5626 keep-alive):
@@ -20,6 +22,8 @@ pub mod auth;
 pub mod dialog;
 mod error;
 pub mod msg;
+pub mod probe;
+pub mod registrar;
 pub mod registration;
 mod rng;
 pub mod sdp;

@@ -10,10 +10,14 @@
 //!   expect and keeps a margin for one lost request and its retransmissions.
 //! - 401/407 are answered through [`crate::auth`]; a second challenge for the same
 //!   credentials is a failure, so a wrong password cannot loop.
-//! - Failures (any other final response, a timeout, a transport error) retry after an
-//!   exponential back-off from `retry_base`, doubling up to `retry_max`, with "equal
-//!   jitter" (half fixed, half random from the seeded generator) so that many accounts do
-//!   not retry in step; a Retry-After from the registrar wins.
+//! - Transient failures (a timeout, a transport error, 408, 480, 486, 491, 5xx, 600) retry
+//!   after an exponential back-off from `retry_base`, doubling up to `retry_max`, with
+//!   "equal jitter" (half fixed, half random from the seeded generator) so that many
+//!   accounts do not retry in step; a Retry-After from the registrar wins.
+//! - Failures that asking again cannot fix (403, 404, a rejected password, any other 4xx or
+//!   6xx; see [`retryable`]) stop the registration with [`RegistrationEvent::Rejected`]:
+//!   hammering a registrar that refuses us gets accounts blocked. A Retry-After on such a
+//!   response is the registrar saying when to ask again, so it is honoured as a retry.
 //! - [`Registration::unregister`] sends Expires 0 on shutdown.
 //! - The `received` and `rport` the registrar saw (RFC 3261 §18.2.1, RFC 3581) are kept from
 //!   the 200's Via for NAT handling elsewhere.
@@ -93,8 +97,22 @@ pub enum RegistrationEvent {
         /// When the next attempt goes out.
         retry_in: Duration,
     },
+    /// The registrar refused for a reason retrying cannot fix (403, 404, bad credentials):
+    /// no further attempt until [`Registration::register`] is called again.
+    Rejected {
+        /// The final response.
+        code: StatusCode,
+    },
     /// Our binding was removed (or the un-REGISTER got no answer; we are done either way).
     Unregistered,
+}
+
+/// True when a REGISTER that failed with `code` may succeed if sent again unchanged: the
+/// registrar or the path was busy, slow or broken (408, 480, 486, 491, 5xx, 600). Every
+/// other failure (400, 403, 404, 401/407 after our credentials, 420, 6xx but 600, …) is
+/// about the request or the account and needs an operator.
+pub fn retryable(code: StatusCode) -> bool {
+    matches!(code.as_u16(), 408 | 480 | 486 | 491 | 500..=599 | 600)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +123,7 @@ enum State {
     Waiting,
     Unregistering,
     Stopped,
+    Rejected,
 }
 
 /// One registration at one registrar.
@@ -181,12 +200,15 @@ impl Registration {
     }
 
     /// Sends the first REGISTER (or one at once, whatever the state, except after
-    /// unregistering).
+    /// unregistering); after a [`RegistrationEvent::Rejected`] this starts over.
     pub fn register(&mut self, now: Instant, tl: &mut TransactionLayer) -> Result<()> {
         if matches!(self.state, State::Unregistering | State::Stopped) {
             return Err(Error::RegistrationState("unregistered"));
         }
         self.attempt = AuthAttempt::default();
+        if self.state == State::Rejected {
+            self.failures = 0;
+        }
         self.send(now, tl, self.expires, State::Registering)
     }
 
@@ -308,12 +330,24 @@ impl Registration {
         }
         let retry_after = resp
             .headers
-            .get(&HeaderName::RetryAfter)
-            .and_then(|v| v.split([';', ' ', '(']).next())
-            .and_then(|v| v.trim().parse::<u64>().ok())
+            .retry_after()
             // A registrar asking for more than a day is capped at a day.
-            .map(|s| Duration::from_secs(s.min(24 * 3600)));
+            .map(|s| Duration::from_secs(u64::from(s.min(24 * 3600))));
+        if retry_after.is_none() && !retryable(resp.status) && !unregistering {
+            self.reject(resp.status);
+            return;
+        }
         self.fail(now, Some(resp.status), retry_after);
+    }
+
+    fn reject(&mut self, code: StatusCode) {
+        // Whatever the registrar held for us is gone or forbidden now.
+        self.state = State::Rejected;
+        self.binding = None;
+        self.refresh_at = None;
+        self.retry_at = None;
+        self.attempt = AuthAttempt::default();
+        self.events.push_back(RegistrationEvent::Rejected { code });
     }
 
     fn on_success(&mut self, now: Instant, resp: &Response) {

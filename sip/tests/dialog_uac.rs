@@ -259,15 +259,12 @@ fn auth_world() -> World {
     World::with(
         |_| {},
         |c| {
-            c.inbound_auth = Some(InboundAuth {
-                server: DigestServer::new(
-                    "fax.example",
-                    b"server secret",
-                    std::time::Instant::now(),
-                ),
-                users: HashMap::from([("alice".to_owned(), "wonderland".to_owned())]),
-                peers: vec![ip(A_ADDR)],
-            })
+            let mut ia = InboundAuth::new(
+                DigestServer::new("fax.example", b"server secret", std::time::Instant::now()),
+                HashMap::from([("alice".to_owned(), "wonderland".to_owned())]),
+            );
+            ia.peers = vec![ip(A_ADDR)];
+            c.inbound_auth = Some(ia);
         },
     )
 }

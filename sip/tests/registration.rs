@@ -1,6 +1,7 @@
 //! RFC 3261 §10.2 registration against a hand-driven registrar in simulated time: a 401
 //! answered, success, the refresh before expiry with the nonce reused, 423 Interval Too
-//! Brief, the failure back-off, Retry-After, a timeout, un-REGISTER, and the
+//! Brief, the failure back-off, Retry-After, a timeout, which failures stop retrying,
+//! un-REGISTER, and the
 //! `received`/`rport` the registrar reports behind NAT.
 
 use std::net::SocketAddr;
@@ -361,10 +362,138 @@ fn wrong_password_fails_after_one_retry() {
     rig.start();
     rig.run_for(Duration::from_secs(1));
     assert_eq!(rig.sent.len(), 2);
-    assert!(matches!(
+    assert_eq!(
         rig.events[0].1,
-        RegistrationEvent::Failed { code: Some(c), .. } if c.as_u16() == 401
-    ));
+        RegistrationEvent::Rejected {
+            code: StatusCode::new(401).unwrap()
+        }
+    );
+    // A wrong password stays wrong: nothing more is sent, however long we wait.
+    rig.run_for(Duration::from_secs(7200));
+    assert_eq!(rig.sent.len(), 2);
+    assert_eq!(rig.reg.poll_timeout(), None);
+}
+
+/// What the registration does after each final failure, with and without Retry-After:
+/// transient ones back off and retry, the others stop until `register` is called again.
+#[test]
+fn which_failures_are_retried() {
+    // (code, Retry-After, retried, first retry delay bounds in seconds)
+    type Row = (u16, Option<u32>, bool, (u64, u64));
+    let table: &[Row] = &[
+        (400, None, false, (0, 0)),
+        (403, None, false, (0, 0)),
+        (404, None, false, (0, 0)),
+        (405, None, false, (0, 0)),
+        (410, None, false, (0, 0)),
+        (420, None, false, (0, 0)),
+        (423, None, false, (0, 0)), // no Min-Expires: asking again cannot help
+        (484, None, false, (0, 0)),
+        (488, None, false, (0, 0)),
+        (603, None, false, (0, 0)),
+        (604, None, false, (0, 0)),
+        (606, None, false, (0, 0)),
+        (408, None, true, (15, 30)),
+        (480, None, true, (15, 30)),
+        (486, None, true, (15, 30)),
+        (491, None, true, (15, 30)),
+        (500, None, true, (15, 30)),
+        (502, None, true, (15, 30)),
+        (503, None, true, (15, 30)),
+        (504, None, true, (15, 30)),
+        (600, None, true, (15, 30)),
+        (503, Some(120), true, (120, 120)),
+        (500, Some(7), true, (7, 7)),
+        // The registrar says when to come back: a 404 or 603 with Retry-After is retried.
+        (404, Some(300), true, (300, 300)),
+        (603, Some(90), true, (90, 90)),
+    ];
+    for &(code, retry_after, retried, (lo, hi)) in table {
+        let mut rig = Rig::new(
+            config(3600),
+            Box::new(move |req, _, _| {
+                let mut r = Response::for_request(req, StatusCode::new(code).unwrap());
+                if let Some(s) = retry_after {
+                    r.headers.push(HeaderName::RetryAfter, s.to_string());
+                }
+                Some(r)
+            }),
+        );
+        rig.start();
+        rig.run_for(Duration::from_secs(1));
+        let row = format!("{code} Retry-After {retry_after:?}");
+        let status = StatusCode::new(code).unwrap();
+        if retry_after.is_none() {
+            assert_eq!(sip::registration::retryable(status), retried, "{row}");
+        }
+        if retried {
+            let RegistrationEvent::Failed {
+                code: Some(c),
+                retry_in,
+            } = rig.events[0].1
+            else {
+                panic!("{row}: {:?}", rig.events)
+            };
+            assert_eq!(c, status, "{row}");
+            let (lo, hi) = (Duration::from_secs(lo), Duration::from_secs(hi));
+            assert!(retry_in >= lo && retry_in <= hi, "{row}: {retry_in:?}");
+            assert_eq!(
+                rig.reg.poll_timeout(),
+                Some(rig.clock.now() - Duration::from_secs(1) + retry_in),
+                "{row}"
+            );
+            rig.run_for(retry_in);
+            assert_eq!(rig.sent.len(), 2, "{row}: the retry went out when due");
+        } else {
+            assert_eq!(
+                rig.events,
+                [(0, RegistrationEvent::Rejected { code: status })],
+                "{row}"
+            );
+            assert_eq!(rig.reg.poll_timeout(), None, "{row}");
+            rig.run_for(Duration::from_secs(24 * 3600));
+            assert_eq!(rig.sent.len(), 1, "{row}: nothing more is sent");
+            assert!(!rig.reg.is_registered() && rig.reg.binding().is_none());
+        }
+    }
+}
+
+#[test]
+fn a_refused_refresh_drops_the_binding_and_register_starts_over() {
+    let mut refuse = false;
+    let mut rig = Rig::new(
+        config(120),
+        Box::new(move |req, _, _| {
+            let r = if refuse {
+                Response::for_request(req, StatusCode::new(403).unwrap())
+            } else {
+                ok(req, 120)
+            };
+            refuse = !refuse;
+            Some(r)
+        }),
+    );
+    rig.start();
+    rig.run_for(Duration::from_secs(100));
+    // Registered at 0, refreshed at 90 s and refused: no binding, no more attempts.
+    assert!(matches!(rig.events[0].1, RegistrationEvent::Registered(_)));
+    assert_eq!(
+        rig.events[1],
+        (
+            90_000,
+            RegistrationEvent::Rejected {
+                code: StatusCode::new(403).unwrap()
+            }
+        )
+    );
+    assert!(rig.reg.binding().is_none());
+    assert_eq!(rig.reg.poll_timeout(), None);
+    // The operator fixed the account: register() tries again, with a new CSeq.
+    let now = rig.clock.now();
+    rig.reg.register(now, &mut rig.client).unwrap();
+    rig.pump();
+    assert!(rig.reg.is_registered());
+    assert_eq!(rig.registers().last().unwrap().1, 3);
 }
 
 #[test]

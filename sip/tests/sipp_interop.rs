@@ -1,108 +1,17 @@
-//! SIPp (`sipp`, Debian's sip-tester) against our test UA on loopback: scenarios in
-//! `tests/sipp/`. Each test asserts sipp exits 0 and checks the dialog events on our side.
-//! Without sipp installed the tests print SKIPPED and pass. Set `SIPP_TRACE=1` to print
-//! sipp's message traces even when it succeeds.
+//! SIPp (`sipp`, Debian's sip-tester) against our test UA on loopback over UDP: scenarios
+//! in `tests/sipp/`. Each test asserts sipp exits 0 and checks the dialog events on our
+//! side. Without sipp installed the tests print SKIPPED and pass (see `support_sipp`).
 
 mod support_net;
+mod support_sipp;
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use sip::auth::Credentials;
 use sip::dialog::{DialogEvent, EndReason};
 use sip::sdp::Agreed;
 use support_net::{NetUa, UaOptions};
-use tokio::process::{Child, Command};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-fn lo() -> IpAddr {
-    "127.0.0.1".parse().unwrap()
-}
-
-fn sipp_missing() -> bool {
-    let found = std::process::Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        eprintln!("SKIPPED: sipp (sip-tester) is not installed");
-    }
-    !found
-}
-
-/// A UDP port that was free a moment ago, for sipp to bind.
-fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
-
-struct Sipp {
-    child: Child,
-    dir: PathBuf,
-    scenario: &'static str,
-}
-
-/// Starts sipp with `scenario`; `remote` is our address when sipp is the UAC.
-fn sipp(scenario: &'static str, port: u16, remote: Option<SocketAddr>) -> Sipp {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sipp");
-    let dir = std::env::temp_dir().join(format!("sipp-{}-{scenario}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut cmd = Command::new("sipp");
-    cmd.current_dir(&dir)
-        .arg("-sf")
-        .arg(root.join(scenario))
-        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1"])
-        .args(["-mp", &free_port().to_string()])
-        .args(["-timeout", "20s", "-timeout_error", "-nostdin"])
-        .args(["-trace_msg", "-trace_err", "-trace_logs"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(r) = remote {
-        cmd.arg(r.to_string());
-    }
-    Sipp {
-        child: cmd.spawn().expect("spawn sipp"),
-        dir,
-        scenario,
-    }
-}
-
-impl Sipp {
-    /// Waits for sipp to exit and asserts it succeeded, showing its traces when not.
-    async fn expect_success(mut self) {
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("sipp did not finish")
-            .unwrap();
-        if !status.success() || std::env::var_os("SIPP_TRACE").is_some() {
-            let mut traces = String::new();
-            for e in std::fs::read_dir(&self.dir).unwrap().flatten() {
-                traces += &format!("==== {}\n", e.path().display());
-                traces += &std::fs::read_to_string(e.path()).unwrap_or_default();
-            }
-            panic!("sipp {} exited with {status}\n{traces}", self.scenario);
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn is_confirmed(e: &DialogEvent) -> bool {
-    matches!(e, DialogEvent::Confirmed { .. })
-}
-
-fn ended(e: &DialogEvent) -> Option<EndReason> {
-    match e {
-        DialogEvent::Terminated { reason, .. } => Some(reason.clone()),
-        _ => None,
-    }
-}
+use support_sipp::*;
 
 async fn uas_case(scenario: &'static str, opts: UaOptions) -> NetUa {
     let mut ua = NetUa::start(lo(), opts).await;
@@ -114,18 +23,6 @@ async fn uas_case(scenario: &'static str, opts: UaOptions) -> NetUa {
         panic!("call did not end: sent {sent:?}, saw {:?}", ua.seen);
     }
     ua
-}
-
-fn agreed(ua: &NetUa) -> Vec<Agreed> {
-    ua.seen
-        .iter()
-        .filter_map(|e| match e {
-            DialogEvent::Confirmed { agreed, .. } | DialogEvent::MediaChanged { agreed, .. } => {
-                Some(agreed.clone())
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -126,6 +126,8 @@ pub(crate) struct UacInvite {
     pub(crate) rseq: HashMap<String, u32>,
     pub(crate) early_answer: Option<SessionDescription>,
     pub(crate) done: bool,
+    /// Next hops still to try, in order, on a timeout or 503 (RFC 3263 §4.3).
+    pub(crate) alternates: Vec<Peer>,
 }
 
 /// Whether the application asked to cancel our INVITE.

@@ -152,6 +152,29 @@ impl DialogLayer {
         Ok(id)
     }
 
+    /// Places a call like [`invite`](Self::invite), trying `alternates` in order when the
+    /// next hop times out, fails at the transport or answers 503 before ringing (RFC 3263
+    /// §4.3). The alternates are usually [`TargetList::remaining`](crate::transport::TargetList::remaining)
+    /// of the list whose current target is `params.peer`.
+    pub fn invite_with_failover(
+        &mut self,
+        now: Instant,
+        tl: &mut TransactionLayer,
+        params: CallParams,
+        alternates: Vec<Peer>,
+    ) -> Result<DialogId> {
+        let id = self.invite(now, tl, params)?;
+        if let Some(uac) = self.calls.get_mut(&id).and_then(|c| c.uac.as_mut()) {
+            uac.alternates = alternates;
+        }
+        Ok(id)
+    }
+
+    /// Where the call's requests go now (after failover or a redirect, not where it began).
+    pub fn next_hop(&self, id: DialogId) -> Option<Peer> {
+        self.calls.get(&id).map(|c| c.peer)
+    }
+
     /// Sends 180 Ringing for an incoming call (reliably when the caller uses 100rel).
     pub fn ring(&mut self, now: Instant, tl: &mut TransactionLayer, id: DialogId) -> Result<()> {
         self.with_call(now, tl, id, |c, cx| c.ring(cx))
@@ -428,6 +451,11 @@ impl DialogLayer {
         if in_dialog {
             match self.dialog_of(&req, true) {
                 Some(d) => {
+                    if self.challenges_in_dialog(&method)
+                        && !self.authenticate(now, tl, tx, &req, peer)
+                    {
+                        return;
+                    }
                     let _ = self.with_call(now, tl, d, |c, cx| {
                         c.on_in_dialog(cx, tx, req);
                         Ok(())
@@ -459,6 +487,44 @@ impl DialogLayer {
         }
     }
 
+    /// Checks the credentials of a request from a peer that must authenticate; answers
+    /// 401/407 or 403 and returns false when it is not to be processed.
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        tl: &mut TransactionLayer,
+        tx: TransactionId,
+        req: &Request,
+        peer: Peer,
+    ) -> bool {
+        let Some(ia) = &mut self.inbound_auth else {
+            return true;
+        };
+        if !ia.applies_to(peer.addr.ip()) {
+            return true;
+        }
+        let users = &ia.users;
+        let resp = match ia
+            .server
+            .verify(now, req, ia.proxy, |u| users.get(u).cloned())
+        {
+            Verdict::Authenticated { .. } => return true,
+            Verdict::Challenge { stale } => ia.server.challenge_response(now, req, stale, ia.proxy),
+            Verdict::Forbidden(why) => {
+                Response::for_request(req, StatusCode::new(403).unwrap_or(StatusCode::BAD_REQUEST))
+                    .with_reason(format!("Forbidden ({why})"))
+            }
+        };
+        self.respond_alone(now, tl, tx, resp, &req.method);
+        false
+    }
+
+    /// True for an in-dialog request that the configured inbound authentication covers.
+    fn challenges_in_dialog(&self, method: &Method) -> bool {
+        self.inbound_auth.as_ref().is_some_and(|ia| ia.in_dialog)
+            && !matches!(method, Method::Ack | Method::Cancel | Method::Prack)
+    }
+
     fn on_new_invite(
         &mut self,
         now: Instant,
@@ -467,30 +533,8 @@ impl DialogLayer {
         req: Request,
         peer: Peer,
     ) {
-        if let Some(ia) = &mut self.inbound_auth {
-            if ia.peers.is_empty() || ia.peers.contains(&peer.addr.ip()) {
-                let users = &ia.users;
-                match ia
-                    .server
-                    .verify(now, &req, false, |u| users.get(u).cloned())
-                {
-                    Verdict::Authenticated { .. } => {}
-                    Verdict::Challenge { stale } => {
-                        let resp = ia.server.challenge_response(now, &req, stale, false);
-                        self.respond_alone(now, tl, tx, resp, &Method::Invite);
-                        return;
-                    }
-                    Verdict::Forbidden(why) => {
-                        let resp = Response::for_request(
-                            &req,
-                            StatusCode::new(403).unwrap_or(StatusCode::BAD_REQUEST),
-                        )
-                        .with_reason(format!("Forbidden ({why})"));
-                        self.respond_alone(now, tl, tx, resp, &Method::Invite);
-                        return;
-                    }
-                }
-            }
+        if !self.authenticate(now, tl, tx, &req, peer) {
+            return;
         }
         self.next_id += 1;
         let id = DialogId(self.next_id);

@@ -65,7 +65,8 @@ impl Default for SessionTimerConfig {
     }
 }
 
-/// Peers whose INVITEs must carry digest credentials (RFC 3261 §22.4).
+/// Peers whose requests must carry digest credentials (RFC 3261 §22.4): their INVITEs
+/// always, their in-dialog requests when `in_dialog` is set.
 #[derive(Debug, Clone)]
 pub struct InboundAuth {
     /// Issues and verifies the challenges.
@@ -74,6 +75,32 @@ pub struct InboundAuth {
     pub users: HashMap<String, String>,
     /// Source addresses that must authenticate; empty means every source.
     pub peers: Vec<IpAddr>,
+    /// Challenge with 407 and Proxy-Authenticate instead of 401 and WWW-Authenticate, for
+    /// peers that only answer proxy challenges (we sit where their proxy would).
+    pub proxy: bool,
+    /// Also challenge BYE, re-INVITE, UPDATE, INFO and OPTIONS inside calls from these
+    /// peers. ACK and CANCEL cannot be challenged (§22.1) and PRACK is not, since a
+    /// challenged PRACK stalls the reliable 18x it acknowledges. Off by default: many
+    /// gateways do not answer a challenge to a BYE.
+    pub in_dialog: bool,
+}
+
+impl InboundAuth {
+    /// Challenges INVITEs from every source with 401, in-dialog requests left alone.
+    pub fn new(server: DigestServer, users: HashMap<String, String>) -> Self {
+        InboundAuth {
+            server,
+            users,
+            peers: Vec::new(),
+            proxy: false,
+            in_dialog: false,
+        }
+    }
+
+    /// True when requests from `ip` must authenticate.
+    pub fn applies_to(&self, ip: IpAddr) -> bool {
+        self.peers.is_empty() || self.peers.contains(&ip)
+    }
 }
 
 /// Settings of a [`DialogLayer`](super::DialogLayer).

@@ -116,6 +116,7 @@ pub(crate) fn start_call(cx: &mut Ctx<'_>, id: DialogId, params: CallParams) -> 
         rseq: Default::default(),
         early_answer: None,
         done: false,
+        alternates: Vec::new(),
     });
     Ok(call)
 }
@@ -356,6 +357,7 @@ impl Call {
             let retry = match code {
                 401 | 407 => self.retry_challenged_invite(cx, &resp),
                 422 => self.retry_interval_too_small(cx, &resp),
+                503 => self.fail_over(cx),
                 300..=399 => self.follow_redirect(cx, &resp),
                 _ => false,
             };
@@ -462,6 +464,27 @@ impl Call {
         self.reissue_invite(cx, req)
     }
 
+    /// Sends the INVITE to the next hop left, if any (RFC 3263 §4.3: after a 503 or a
+    /// timeout). Only before an early dialog exists: once a server answered 18x, the call
+    /// is that server's, and trying elsewhere could ring twice.
+    fn fail_over(&mut self, cx: &mut Ctx<'_>) -> bool {
+        if self.phase != Phase::Calling {
+            return false;
+        }
+        let Some(uac) = &mut self.uac else {
+            return false;
+        };
+        if uac.alternates.is_empty() {
+            return false;
+        }
+        let next = uac.alternates.remove(0);
+        let old = uac.request.clone();
+        self.peer = next;
+        // A new transaction to a new server: new branch (with its transport), next CSeq.
+        let req = self.resend_of(cx, &old);
+        self.reissue_invite(cx, req)
+    }
+
     /// Timer B, or a transport failure, in our INVITE client transaction.
     pub(crate) fn on_invite_timeout(
         &mut self,
@@ -473,6 +496,10 @@ impl Call {
         if uac.tx != tx || uac.done {
             return;
         }
+        if uac.cancel == CancelState::None && self.fail_over(cx) {
+            return;
+        }
+        let Some(uac) = &self.uac else { return };
         let reason = if uac.cancel != CancelState::None {
             EndReason::Cancel
         } else if transport {

@@ -232,6 +232,13 @@ impl Headers {
             .transpose()
     }
 
+    /// Retry-After in seconds (RFC 3261 §20.33), ignoring its comment and parameters;
+    /// `None` when absent or not delta-seconds.
+    pub fn retry_after(&self) -> Option<u32> {
+        let v = self.get(&HeaderName::RetryAfter)?;
+        delta_seconds(v.split([';', ' ', '(']).next()?.trim())
+    }
+
     fn tags(&self, name: &HeaderName) -> Vec<&str> {
         self.list(name).filter(|v| !v.is_empty()).collect()
     }

@@ -9,7 +9,9 @@
 //!   pings answered with CRLF (RFC 5626 §3.5.1, §4.4.1); [`KeepAlive`] times the pings.
 //!
 //! - [`resolve`]: RFC 3263 §4 server location (NAPTR → SRV → A/AAAA) into a
-//!   [`TargetList`] with failover and TTL expiry, over a pluggable [`Resolver`].
+//!   [`TargetList`] with failover and TTL expiry, over a pluggable [`Resolver`];
+//!   [`DnsCache`] is such a resolver over answers kept by TTL, and [`DnsResolver`] fills it
+//!   from real DNS (hickory-resolver).
 //!
 //! [`SipTransport`] is the tokio shell that binds sockets, keeps one task per TCP
 //! connection, reuses a connection to a peer, and hands received messages to the caller.
@@ -17,12 +19,16 @@
 //! configured ([`SipTransport::local_agent`]).
 
 mod conn;
+mod dns;
+mod dns_client;
 mod fixup;
 mod framer;
 mod keepalive;
 mod resolve;
 mod shell;
 
+pub use dns::{DnsCache, Query, Reply, MAX_ROUNDS};
+pub use dns_client::DnsResolver;
 pub use fixup::{
     choose_transport, default_port, parse_via_token, response_target, set_via_transport, via_fixup,
     via_target, via_token, UDP_SIZE_LIMIT,

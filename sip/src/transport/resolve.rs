@@ -85,6 +85,14 @@ impl TargetList {
         self.current()
     }
 
+    /// The targets after the current one, in order: the failover candidates of a request
+    /// sent to [`current`](Self::current).
+    pub fn remaining(&self) -> &[Peer] {
+        self.targets
+            .get(self.next.saturating_add(1)..)
+            .unwrap_or(&[])
+    }
+
     /// Every target, in order.
     pub fn all(&self) -> &[Peer] {
         &self.targets

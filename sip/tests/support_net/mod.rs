@@ -27,6 +27,13 @@ pub struct UaOptions {
     pub drop_first_out: Vec<String>,
     /// Same for incoming messages.
     pub drop_first_in: Vec<String>,
+    /// Transaction timers (a short T1 makes Timer B fire in well under a second).
+    pub timers: TimerConfig,
+    /// The address we advertise (1:1 NAT) in Via, Contact and SDP.
+    pub advertised: Option<IpAddr>,
+    /// Ring at once but answer only once we have sent the 200 to the caller's PRACK
+    /// (RFC 3262), so a SIPp scenario sees 180, 200 PRACK, 200 INVITE in that order.
+    pub answer_after_prack: bool,
 }
 
 impl Default for UaOptions {
@@ -36,13 +43,22 @@ impl Default for UaOptions {
             accept_t38: true,
             drop_first_out: Vec::new(),
             drop_first_in: Vec::new(),
+            timers: TimerConfig::default(),
+            advertised: None,
+            answer_after_prack: false,
         }
     }
 }
 
 enum Cmd {
     Invite(Box<CallParams>, oneshot::Sender<sip::Result<DialogId>>),
+    InviteVia(
+        Box<CallParams>,
+        Vec<Peer>,
+        oneshot::Sender<sip::Result<DialogId>>,
+    ),
     Bye(DialogId),
+    Reinvite(DialogId, OfferMedia),
     Sent(oneshot::Sender<Vec<String>>),
     Stats(oneshot::Sender<TransportStats>),
 }
@@ -55,7 +71,7 @@ pub struct NetUa {
     pub seen: Vec<DialogEvent>,
     /// Our UDP address.
     pub udp: SocketAddr,
-    ip: IpAddr,
+    media_ip: IpAddr,
 }
 
 /// "METHOD" for requests, "CODE METHOD" for responses.
@@ -87,23 +103,25 @@ fn media(ip: IpAddr, accept_t38: bool) -> MediaConfig {
 impl NetUa {
     /// Binds UDP and TCP on `ip` (port 0) and starts the UA task.
     pub async fn start(ip: IpAddr, opts: UaOptions) -> NetUa {
-        let cfg = TransportConfig::udp_and_tcp(SocketAddr::new(ip, 0));
+        let mut cfg = TransportConfig::udp_and_tcp(SocketAddr::new(ip, 0));
+        cfg.advertised = opts.advertised;
         let transport = SipTransport::bind(cfg).await.expect("bind");
         let udp = transport.local_addr(Transport::Udp, ip.is_ipv6()).unwrap();
         let agent = transport
             .local_agent("fax", Transport::Udp, ip.is_ipv6(), "faxserver-test")
             .unwrap();
         let mut dcfg = DialogConfig::new(agent);
-        dcfg.timers = TimerConfig::default();
+        dcfg.timers = opts.timers;
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, events) = mpsc::unbounded_channel();
-        tokio::spawn(run(transport, dcfg, opts, ip, cmd_rx, ev_tx));
+        let media_ip = opts.advertised.unwrap_or(ip);
+        tokio::spawn(run(transport, dcfg, opts, media_ip, cmd_rx, ev_tx));
         NetUa {
             cmd,
             events,
             seen: Vec::new(),
             udp,
-            ip,
+            media_ip,
         }
     }
 
@@ -122,7 +140,7 @@ impl NetUa {
                 addr: target,
                 transport: Transport::Udp,
             },
-            media: media(self.ip, true),
+            media: media(self.media_ip, true),
             delayed_offer,
             credentials,
             headers: Vec::new(),
@@ -132,9 +150,41 @@ impl NetUa {
         rx.await.unwrap().unwrap()
     }
 
+    /// Call parameters for `target` (a URI) sent first to `peer`, with an audio offer.
+    pub fn call_params(&self, target: &str, peer: Peer) -> CallParams {
+        CallParams {
+            target: Uri::parse(target).unwrap(),
+            from: NameAddr::parse(&format!("<sip:faxserver@{}>", self.udp)).unwrap(),
+            to: NameAddr::parse(&format!("<{target}>")).unwrap(),
+            peer,
+            media: media(self.media_ip, true),
+            delayed_offer: false,
+            credentials: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Places a call that fails over to `alternates` (RFC 3263 §4.3).
+    pub async fn invite_with_failover(
+        &self,
+        params: CallParams,
+        alternates: Vec<Peer>,
+    ) -> DialogId {
+        let (tx, rx) = oneshot::channel();
+        let _ = self
+            .cmd
+            .send(Cmd::InviteVia(Box::new(params), alternates, tx));
+        rx.await.unwrap().unwrap()
+    }
+
     /// Hangs up.
     pub fn bye(&self, id: DialogId) {
         let _ = self.cmd.send(Cmd::Bye(id));
+    }
+
+    /// Offers new media in a re-INVITE.
+    pub fn reinvite(&self, id: DialogId, what: OfferMedia) {
+        let _ = self.cmd.send(Cmd::Reinvite(id, what));
     }
 
     /// Labels of every message we sent (including dropped ones), in order.
@@ -192,9 +242,10 @@ async fn run(
     ev_tx: mpsc::UnboundedSender<DialogEvent>,
 ) {
     let seed = u64::from(std::process::id()) ^ 0x5eed;
-    let mut tl = TransactionLayer::new(TimerConfig::default(), seed);
+    let mut tl = TransactionLayer::new(opts.timers, seed);
     let mut dl = DialogLayer::new(cfg, seed.wrapping_add(1));
     let mut sent = Vec::new();
+    let mut unanswered: Vec<DialogId> = Vec::new();
     loop {
         let deadline = [tl.poll_timeout(), dl.poll_timeout()]
             .into_iter()
@@ -216,8 +267,14 @@ async fn run(
                     Some(Cmd::Invite(p, reply)) => {
                         let _ = reply.send(dl.invite(now, &mut tl, *p));
                     }
+                    Some(Cmd::InviteVia(p, alternates, reply)) => {
+                        let _ = reply.send(dl.invite_with_failover(now, &mut tl, *p, alternates));
+                    }
                     Some(Cmd::Bye(id)) => {
                         let _ = dl.bye(now, &mut tl, id);
+                    }
+                    Some(Cmd::Reinvite(id, what)) => {
+                        let _ = dl.reinvite(now, &mut tl, id, what);
                     }
                     Some(Cmd::Sent(reply)) => {
                         let _ = reply.send(sent.clone());
@@ -239,6 +296,11 @@ async fn run(
                 busy = true;
                 let l = label(&t.message);
                 sent.push(l.clone());
+                if l == "200 PRACK" {
+                    for id in unanswered.drain(..) {
+                        let _ = dl.accept(Instant::now(), &mut tl, id, media(ip, opts.accept_t38));
+                    }
+                }
                 if take_drop(&mut opts.drop_first_out, &l) {
                     continue;
                 }
@@ -251,6 +313,9 @@ async fn run(
             }
             while let Some(ev) = dl.poll_event() {
                 busy = true;
+                if let (true, DialogEvent::Incoming { id, .. }) = (opts.answer_after_prack, &ev) {
+                    unanswered.push(*id);
+                }
                 react(&mut dl, &mut tl, now, &opts, ip, &ev);
                 let _ = ev_tx.send(ev);
             }
@@ -272,7 +337,7 @@ fn react(
     match ev {
         DialogEvent::Incoming { id, .. } => {
             let _ = dl.ring(now, tl, *id);
-            if opts.answer {
+            if opts.answer && !opts.answer_after_prack {
                 let _ = dl.accept(now, tl, *id, media(ip, opts.accept_t38));
             }
         }
