@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip::dialog::{CallParams, DialogConfig, DialogEvent, DialogId, DialogLayer, MediaConfig};
+use sip::dialog::{
+    CallParams, DialogConfig, DialogEvent, DialogId, DialogLayer, MediaConfig, SessionTimerConfig,
+};
 use sip::msg::{HeaderName, Method, Request, Response, StatusCode};
 use sip::sdp::{OfferMedia, Policy, SessionDescription};
 use sip::transaction::{Peer, TimerConfig, TransactionEvent, TransactionLayer, Transport};
@@ -23,7 +25,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::acl::PeerAcl;
 use super::identity::resolve_source;
+use super::registry::{OutboundRegistration, RegistrationState, Registry};
 use super::CallError as Error;
+use sip::msg::Uri;
+use sip::registrar::RegistrarConfig;
 
 /// How the agent listens and whom it admits.
 #[derive(Debug, Clone)]
@@ -44,6 +49,14 @@ pub struct AgentConfig {
     pub real_source_header: Option<String>,
     /// Retry-After of the 503 sent while shutting down, in seconds.
     pub shutdown_retry_after: u32,
+    /// Session timers (RFC 4028) asked for and accepted.
+    pub session_timer: SessionTimerConfig,
+    /// Take REGISTERs from peers (and send their calls where they registered from).
+    pub registrar: Option<RegistrarConfig>,
+    /// Our own registrations to carriers or PBXes.
+    pub registrations: Vec<OutboundRegistration>,
+    /// OPTIONS keep-alive interval towards peers registered to us (keeps NAT pinholes open).
+    pub keepalive: Duration,
 }
 
 impl AgentConfig {
@@ -57,6 +70,10 @@ impl AgentConfig {
             trusted_proxies: PeerAcl::default(),
             real_source_header: None,
             shutdown_retry_after: 30,
+            session_timer: SessionTimerConfig::default(),
+            registrar: None,
+            registrations: Vec::new(),
+            keepalive: Duration::from_secs(30),
         }
     }
 }
@@ -98,6 +115,8 @@ enum Cmd {
     AcceptOffer(DialogId, Option<Policy>),
     RejectOffer(DialogId, u16),
     Drop(DialogId),
+    Targets(Box<Uri>, oneshot::Sender<Vec<(Uri, Peer)>>),
+    Registrations(oneshot::Sender<Vec<RegistrationState>>),
 }
 
 type CallSink = mpsc::UnboundedSender<CallEvent>;
@@ -210,9 +229,23 @@ impl SipAgent {
         let (incoming_tx, incoming) = mpsc::channel(64);
         let shutting_down = Arc::new(AtomicBool::new(false));
         let seed = seed();
+        let registry = Registry::new(
+            cfg.registrar.clone(),
+            &cfg.registrations,
+            &agent,
+            cfg.keepalive,
+            seed.rotate_left(5),
+        );
         let task = AgentTask {
+            registry,
             tl: TransactionLayer::new(TimerConfig::default(), seed),
-            dl: DialogLayer::new(DialogConfig::new(agent), seed.rotate_left(17)),
+            dl: DialogLayer::new(
+                DialogConfig {
+                    session_timer: cfg.session_timer,
+                    ..DialogConfig::new(agent)
+                },
+                seed.rotate_left(17),
+            ),
             routes: HashMap::new(),
             by_call_id: HashMap::new(),
             cfg,
@@ -255,6 +288,29 @@ impl SipAgent {
         })
     }
 
+    /// Where a peer registered to us as `aor` can be reached: its contacts and the addresses
+    /// their REGISTERs came from (the NAT binding), newest first.
+    pub async fn registered_targets(&self, aor: &Uri) -> Vec<(Uri, Peer)> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .cmd
+            .send(Cmd::Targets(Box::new(aor.clone()), tx))
+            .is_err()
+        {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The state of each of our own registrations.
+    pub async fn registrations(&self) -> Vec<RegistrationState> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Cmd::Registrations(tx)).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
     /// Stops taking new calls: INVITEs get 503 with Retry-After from now on.
     pub fn shut_down(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -269,6 +325,7 @@ fn seed() -> u64 {
 }
 
 struct AgentTask {
+    registry: Registry,
     tl: TransactionLayer,
     dl: DialogLayer,
     routes: HashMap<DialogId, CallSink>,
@@ -281,12 +338,18 @@ struct AgentTask {
 
 impl AgentTask {
     async fn run(mut self, mut transport: SipTransport, mut cmd_rx: mpsc::UnboundedReceiver<Cmd>) {
+        self.registry.start(Instant::now(), &mut self.tl);
+        self.pump(&transport).await;
         loop {
-            let deadline = [self.tl.poll_timeout(), self.dl.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let deadline = [
+                self.tl.poll_timeout(),
+                self.dl.poll_timeout(),
+                self.registry.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 inc = transport.recv() => {
                     let Some(inc) = inc else { return };
@@ -301,6 +364,7 @@ impl AgentTask {
                     let now = Instant::now();
                     self.tl.handle_timeout(now);
                     self.dl.handle_timeout(now, &mut self.tl);
+                    self.registry.handle_timeout(now, &mut self.tl);
                 }
             }
             self.pump(&transport).await;
@@ -328,6 +392,14 @@ impl AgentTask {
             Cmd::Reinvite(id, what) => dl.reinvite(now, tl, id, what),
             Cmd::AcceptOffer(id, policy) => dl.accept_offer(now, tl, id, policy),
             Cmd::RejectOffer(id, code) => dl.reject_offer(now, tl, id, status(code)),
+            Cmd::Targets(aor, reply) => {
+                let _ = reply.send(self.registry.targets(now, &aor));
+                Ok(())
+            }
+            Cmd::Registrations(reply) => {
+                let _ = reply.send(self.registry.states());
+                Ok(())
+            }
             Cmd::Drop(id) => {
                 self.routes.remove(&id);
                 if let Some(call_id) = dl.call_id(id) {
@@ -355,10 +427,14 @@ impl AgentTask {
             while let Some(ev) = self.tl.poll_event() {
                 busy = true;
                 self.peek(&ev);
+                let Some(ev) = self.registry.handle_event(now, &mut self.tl, ev) else {
+                    continue;
+                };
                 if let Some(other) = self.dl.handle_transaction_event(now, &mut self.tl, ev) {
                     self.unhandled(now, other);
                 }
             }
+            self.registry.drain(now);
             while let Some(ev) = self.dl.poll_event() {
                 busy = true;
                 self.route(now, ev);

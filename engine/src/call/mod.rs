@@ -15,12 +15,14 @@ mod clock;
 mod config;
 mod identity;
 mod leg;
+mod registry;
 mod report;
 mod session;
 
 pub use acl::{BadCidr, Cidr, PeerAcl};
 pub use agent::{AgentConfig, CallEvent, CallHandle, IncomingCall, SipAgent};
 pub use clock::TICK;
+pub use registry::{OutboundRegistration, RegistrationState};
 pub use config::{DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger, UdptlOptions};
 pub use identity::{
     called_number, caller, format_number, resolve_source, CallSource, CalledFrom, CalledNumber,

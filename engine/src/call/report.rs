@@ -198,6 +198,8 @@ pub struct CallReport {
     pub t38: Vec<T38Event>,
     /// Every page, in order.
     pub pages: Vec<PageReport>,
+    /// Session refreshes (RFC 4028) completed during the call.
+    pub session_refreshes: u32,
     /// Media time of the whole call, in ms.
     pub duration_ms: u64,
 }
@@ -224,6 +226,7 @@ impl CallReport {
             media: Vec::new(),
             t38: Vec::new(),
             pages: Vec::new(),
+            session_refreshes: 0,
             duration_ms: 0,
         }
     }

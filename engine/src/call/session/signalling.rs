@@ -113,12 +113,15 @@ impl Session {
                 }
                 Flow::Go
             }
+            DialogEvent::Refreshed { .. } => {
+                self.report.session_refreshes += 1;
+                Flow::Go
+            }
             DialogEvent::Terminated { reason, .. } => {
                 self.on_terminated(reason);
                 Flow::Stop
             }
             DialogEvent::Incoming { .. }
-            | DialogEvent::Refreshed { .. }
             | DialogEvent::Redirected { .. } => Flow::Go,
         }
     }
