@@ -50,6 +50,18 @@ async fn sipp_reinvites_to_t38_and_we_accept() {
 }
 
 #[tokio::test]
+async fn sipp_refreshes_the_session_during_t38() {
+    if sipp_missing() {
+        return;
+    }
+    let ua = uas_case("uac_refresh_t38.xml", UaOptions::default()).await;
+    let a = agreed(&ua);
+    // Audio, then T.38; the refresh changes nothing, so no third agreement.
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert!(matches!(a[1], Agreed::T38 { .. }), "{a:?}");
+}
+
+#[tokio::test]
 async fn sipp_reinvite_to_t38_refused_with_488() {
     if sipp_missing() {
         return;
