@@ -22,13 +22,13 @@ mod session;
 pub use acl::{BadCidr, Cidr, PeerAcl};
 pub use agent::{AgentConfig, CallEvent, CallHandle, IncomingCall, SipAgent};
 pub use clock::TICK;
-pub use registry::{OutboundRegistration, RegistrationState};
 pub use config::{DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger, UdptlOptions};
 pub use identity::{
     called_number, caller, format_number, resolve_source, CallSource, CalledFrom, CalledNumber,
     Caller, CallerSource, GatewayIdentity, IdentityError, InboundIdentity, InboundParties,
     NumberFormat, OutboundCaller,
 };
+pub use registry::{OutboundRegistration, RegistrationState};
 pub use report::{
     CallReport, FaxDirection, FaxSummary, MediaPhase, PageReport, Party, T38Event, T38Step,
 };

@@ -121,8 +121,7 @@ impl Session {
                 self.on_terminated(reason);
                 Flow::Stop
             }
-            DialogEvent::Incoming { .. }
-            | DialogEvent::Redirected { .. } => Flow::Go,
+            DialogEvent::Incoming { .. } | DialogEvent::Redirected { .. } => Flow::Go,
         }
     }
 
