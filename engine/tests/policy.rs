@@ -502,33 +502,24 @@ fn a_488_leads_to_a_g711_only_redial() {
 }
 
 fn report(answered: bool, media: &[&str], t38: Vec<T38Step>) -> CallReport {
-    CallReport {
-        call_id: "c1".into(),
-        direction: FaxDirection::Send,
-        answered,
-        sip_status: Some(200),
-        retry_after: None,
-        q850_cause: None,
-        hangup_by: None,
-        sip_end: String::new(),
-        failure: None,
-        fax: None,
-        fax_seen: answered,
-        media: media
-            .iter()
-            .enumerate()
-            .map(|(i, m)| MediaPhase {
-                media: (*m).to_owned(),
-                from_ms: i as u64 * 1000,
-            })
-            .collect(),
-        t38: t38
-            .into_iter()
-            .map(|step| T38Event { at_ms: 0, step })
-            .collect(),
-        pages: Vec::new(),
-        duration_ms: 0,
-    }
+    let mut r = CallReport::new(FaxDirection::Send);
+    r.call_id = "c1".into();
+    r.answered = answered;
+    r.sip_status = Some(200);
+    r.fax_seen = answered;
+    r.media = media
+        .iter()
+        .enumerate()
+        .map(|(i, m)| MediaPhase {
+            media: (*m).to_owned(),
+            from_ms: i as u64 * 1000,
+        })
+        .collect();
+    r.t38 = t38
+        .into_iter()
+        .map(|step| T38Event { at_ms: 0, step })
+        .collect();
+    r
 }
 
 #[test]

@@ -205,7 +205,8 @@ pub struct CallReport {
 }
 
 impl CallReport {
-    pub(crate) fn new(direction: FaxDirection) -> Self {
+    /// An empty report for a call that has not started.
+    pub fn new(direction: FaxDirection) -> Self {
         CallReport {
             call_id: String::new(),
             direction,
