@@ -183,16 +183,10 @@ pub(crate) fn tick(
             a.send_audio(&from_b)?;
         }
         Joint::T38Relay => {
-            let mut to_b = Vec::new();
-            a.receive_ifps(now, |ifp, _| to_b.push(ifp.to_vec()));
-            for ifp in &to_b {
-                b.send_ifp(ifp, 1);
-            }
-            let mut to_a = Vec::new();
-            b.receive_ifps(now, |ifp, _| to_a.push(ifp.to_vec()));
-            for ifp in &to_a {
-                a.send_ifp(ifp, 1);
-            }
+            // Each leg's sender re-frames with its own redundancy or FEC; a relayed IFP goes
+            // out once, its loss covered by that error correction.
+            a.receive_ifps(now, |ifp, _| b.send_ifp(ifp, 1));
+            b.receive_ifps(now, |ifp, _| a.send_ifp(ifp, 1));
             a.flush()?;
             b.flush()?;
         }

@@ -21,11 +21,11 @@ use self::joint::{tick, BridgedStream, Gateways, Joint};
 pub use self::report::{BridgeReport, JointPhase, LegReport};
 use super::clock::MediaClock;
 use super::leg::{audio_name, t38_name, Stream};
+use super::session::{bind_socket as bind, offers_t38};
 use super::{
     CallEvent, CallHandle, IncomingCall, MediaPhase, MediaSettings, OutgoingCall, Party, SipAgent,
     T38Mode,
 };
-use media_socket::bind;
 
 /// How a bridge treats each leg.
 #[derive(Debug, Clone)]
@@ -53,28 +53,6 @@ impl Default for BridgeOptions {
             max_duration: Duration::from_secs(3600),
             max_t38_version: 2,
         }
-    }
-}
-
-mod media_socket {
-    use media::socket::{MediaSocket, SocketConfig, StreamFilter};
-    use std::net::SocketAddr;
-
-    use crate::call::MediaSettings;
-
-    /// A media socket on our address, sending nowhere useful until the SDP says where.
-    pub(super) fn bind(settings: &MediaSettings) -> Result<MediaSocket, media::Error> {
-        let config = SocketConfig {
-            local_ip: settings.bind_ip,
-            dscp: settings.dscp,
-            ..SocketConfig::default()
-        };
-        MediaSocket::bind(
-            &settings.pool,
-            &config,
-            StreamFilter::rtp_types(&[0, 8]),
-            SocketAddr::new(settings.bind_ip, 9),
-        )
     }
 }
 
@@ -187,8 +165,7 @@ fn joint_for(a: &BridgedStream, b: &BridgedStream) -> Joint {
 
 /// What the inbound INVITE offered, as the outbound leg's first offer.
 fn mirror_offer(offer: Option<&SessionDescription>, outbound_t38: T38Mode) -> OfferMedia {
-    let t38_offered =
-        offer.is_some_and(|o| o.media.iter().any(|m| m.port != 0 && m.is_udptl_t38()));
+    let t38_offered = offer.is_some_and(offers_t38);
     if outbound_t38 == T38Mode::Request || (t38_offered && outbound_t38 != T38Mode::Off) {
         OfferMedia::T38
     } else {
@@ -431,7 +408,7 @@ fn on_event(leg: &mut Leg, ev: CallEvent, settings: &MediaSettings, seed: u64, a
             true
         }
         DialogEvent::ReinviteOffered { offer, .. } => {
-            let t38 = offer.media.iter().any(|m| m.port != 0 && m.is_udptl_t38());
+            let t38 = offers_t38(&offer);
             if let Some(h) = &leg.handle {
                 if t38 && leg.t38 == T38Mode::Off {
                     h.reject_offer(488);

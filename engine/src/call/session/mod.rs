@@ -135,7 +135,8 @@ mod signalling;
 mod start;
 mod tick;
 
-use start::{early_audio, media_config, offers_t38, policy};
+pub(crate) use start::{bind_socket, offers_t38};
+use start::{early_audio, media_config, policy};
 pub use start::{run_incoming, run_outgoing};
 
 struct Session {

@@ -110,7 +110,7 @@ pub(super) fn fax_direction(d: &Direction) -> FaxDirection {
     }
 }
 
-pub(super) fn bind_socket(settings: &MediaSettings) -> Result<MediaSocket, media::Error> {
+pub(crate) fn bind_socket(settings: &MediaSettings) -> Result<MediaSocket, media::Error> {
     let config = SocketConfig {
         local_ip: settings.bind_ip,
         dscp: settings.dscp,
@@ -146,7 +146,7 @@ pub(super) fn media_config(
     }
 }
 
-pub(super) fn offers_t38(sdp: &SessionDescription) -> bool {
+pub(crate) fn offers_t38(sdp: &SessionDescription) -> bool {
     sdp.media.iter().any(|m| m.port != 0 && m.is_udptl_t38())
 }
 
