@@ -11,6 +11,7 @@ packages=(
     tshark                                    # independent RTP/T.38/T.30 wire decoder in tests
     sip-tester                                # sipp: scripted SIP peer in sip/tests/sipp_interop.rs
     postgresql                                # the production store, for store's PostgreSQL tests
+    python3-aiosmtpd                          # loopback SMTP server for notify's e-mail tests
 )
 
 missing=()
@@ -40,3 +41,20 @@ if ! command -v cargo >/dev/null 2>&1; then
         export PATH="$HOME/.cargo/bin:$PATH"
     fi
 fi
+
+# greenswitch (PyPI), a real FreeSWITCH Event Socket client for fs-compat's tests, in a venv of
+# its own so that the system's Python stays untouched; the tests find it by FAXSERVER_PYTHON.
+esl_venv="${FAXSERVER_PYTHON_VENV:-$HOME/.cache/faxserver/venv}"
+if ! "$esl_venv/bin/python" -c "import greenswitch" >/dev/null 2>&1; then
+    if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+        # Debian ships venv's pip bootstrap separately.
+        sudo=""
+        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        $sudo apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    fi
+    echo "installing greenswitch into $esl_venv"
+    python3 -m venv "$esl_venv"
+    "$esl_venv/bin/pip" install -q "greenswitch==0.0.19"
+fi
+export FAXSERVER_PYTHON="$esl_venv/bin/python"

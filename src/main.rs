@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod serve;
 mod tools;
 
 /// Multi-tenant Fax-over-IP server: SIP, T.38 and G.711 with SpanDSP in one process.
@@ -33,6 +34,8 @@ enum Command {
     Send(tools::send::SendArgs),
     /// Answer calls on a SIP address and write each fax as TIFF, PDF and a JSON report.
     Receive(tools::receive::ReceiveArgs),
+    /// Run the server: SIP, the durable queue, incoming faxes and the REST API.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Selftest { document, keep } => selftest(document, keep),
         Command::Send(args) => tools::send::run(args),
         Command::Receive(args) => tools::receive::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod admin;
 mod auth;
+mod deliveries;
 mod error;
 mod extract;
 mod fax;
@@ -62,6 +63,7 @@ impl std::fmt::Debug for AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(deliveries::routes())
         .nest("/admin", admin::routes())
         .nest("/tenant", tenant::routes())
         .nest("/fax", fax::routes(&state.fax))

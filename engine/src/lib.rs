@@ -10,4 +10,5 @@ pub mod events;
 pub mod loopback;
 pub mod outcome;
 pub mod policy;
+pub mod queue;
 pub mod selftest;

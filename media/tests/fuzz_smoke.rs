@@ -1,140 +1,21 @@
 //! Fuzz smoke run on stable: the bodies of the `rtp`, `udptl` and `ifp` cargo-fuzz targets
-//! (`fuzz/fuzz_targets/`, RFC 3550 RTP, ITU-T T.38 §9.1 UDPTL and T.38 §7 IFPs) fed with a few
-//! thousand deterministic inputs each: seeded random bytes, mutations of valid streams our own
-//! senders produce, the real captures in `shared/testdata/pcap`, and the crafted AST-2016-003
-//! UDPTL payloads. Nothing may panic, and each target's own assertions must hold.
+//! (RFC 3550 RTP, ITU-T T.38 §9.1 UDPTL and T.38 §7 IFPs), shared with them through
+//! `fuzz/bodies/media.rs`, fed with a few thousand deterministic inputs each: seeded random
+//! bytes, mutations of valid streams our own senders produce, the real captures in
+//! `shared/testdata/pcap`, and the crafted AST-2016-003 UDPTL payloads. Nothing may panic,
+//! and each target's own assertions must hold.
 //!
 //! cargo-fuzz needs nightly, which CI does not have; this keeps the entry points exercised on
-//! every `cargo test`. Keep the bodies in step with the targets.
+//! every `cargo test`.
 
-use std::time::{Duration, Instant};
+#[path = "../../fuzz/bodies/media.rs"]
+mod bodies;
 
+use bodies::{ifp as ifp_target, rtp as rtp_target, udptl as udptl_target};
 use media::g711::Law;
-use media::playout::{Frame, PlayoutBuffer, PlayoutConfig, FRAME_SAMPLES};
-use media::rtp::{
-    Payload, PayloadMap, Received, RtpPacket, RtpReceiver, RtpSender, SenderConfig, StreamIds,
-};
-use media::rtp_event::{EventReceiver, TelephoneEvent};
-use media::udptl::{
-    ifp_len, ErrorCorrection, ReceiverConfig, SenderConfig as UdptlConfig, UdptlPacket,
-    UdptlReceiver, UdptlSender,
-};
-use spandsp::{Direction, Role, T30Config, T38Config, T38Terminal, TICK_SAMPLES};
+use media::rtp::{RtpSender, SenderConfig, StreamIds};
+use media::udptl::{ErrorCorrection, SenderConfig as UdptlConfig, UdptlPacket, UdptlSender};
 use test_support::{read_pcap_file, testdata_dir, SeededRng};
-
-// ---------------------------------------------------------------------------------------
-// Target bodies (as in fuzz/fuzz_targets/*.rs)
-
-/// `fuzz_targets/rtp.rs`.
-fn rtp_target(data: &[u8]) {
-    if let Ok(packet) = RtpPacket::decode(data) {
-        let bytes = packet.encode().expect("a decoded packet re-encodes");
-        assert_eq!(bytes.len(), data.len());
-        assert_eq!(RtpPacket::decode(&bytes).as_ref(), Ok(&packet));
-    }
-    let _ = TelephoneEvent::decode_all(data);
-
-    let mut map = PayloadMap::static_defaults();
-    let _ = map.insert(101, Payload::Event);
-    let mut receiver = RtpReceiver::new(map);
-    let mut events = EventReceiver::new();
-    let mut playout = PlayoutBuffer::new(PlayoutConfig::default());
-    let start = Instant::now();
-    let mut rest = data;
-    let mut i = 0u32;
-    while let Some((&len, tail)) = rest.split_first() {
-        let (datagram, tail) = tail.split_at(usize::from(len).min(tail.len()));
-        rest = tail;
-        let now = start + Duration::from_millis(u64::from(i) * 20 + u64::from(len % 16));
-        match receiver.receive(datagram) {
-            Ok(Received::Audio(audio)) => {
-                playout.push(now, &audio);
-            }
-            Ok(Received::Event(event)) => {
-                let _ = events.handle_packet(&event);
-            }
-            _ => {}
-        }
-        while receiver.poll_event().is_some() {}
-        while events.poll_event().is_some() {}
-        if let Frame::Audio(samples) = playout.pop_frame(now) {
-            assert_eq!(samples.len(), FRAME_SAMPLES);
-        }
-        i += 1;
-    }
-}
-
-/// `fuzz_targets/udptl.rs`.
-fn udptl_target(data: &[u8]) {
-    if let Ok(packet) = UdptlPacket::decode(data) {
-        let bytes = packet.encode().expect("a decoded packet re-encodes");
-        assert_eq!(bytes.len(), packet.encoded_len());
-        assert_eq!(
-            UdptlPacket::decode(&bytes).expect("our encoding decodes"),
-            packet
-        );
-    }
-    let start = Instant::now();
-    let mut receiver = UdptlReceiver::new(ReceiverConfig::default());
-    let mut rest = data;
-    let mut datagrams = 0u64;
-    let mut elapsed = 0u64;
-    while let Some((&len, tail)) = rest.split_first() {
-        let (datagram, tail) = tail.split_at(usize::from(len).min(tail.len()));
-        rest = tail;
-        datagrams += 1;
-        elapsed += u64::from(len % 64);
-        let now = start + Duration::from_millis(elapsed);
-        let _ = receiver.handle_datagram(now, datagram);
-        receiver.handle_timeout(now);
-        while let Some((_, ifp)) = receiver.poll_ifp() {
-            assert!(!ifp.is_empty());
-        }
-    }
-    receiver.handle_timeout(start + Duration::from_millis(elapsed + 10_000));
-    while let Some((_, ifp)) = receiver.poll_ifp() {
-        assert!(!ifp.is_empty());
-    }
-    assert!(receiver.poll_timeout().is_none(), "nothing left waiting");
-    let stats = receiver.stats();
-    assert_eq!(stats.received + stats.malformed, datagrams);
-}
-
-/// `fuzz_targets/ifp.rs`, with the terminal's directory supplied by the caller.
-fn ifp_target(data: &[u8], dir: &std::path::Path) {
-    let Some((&version, mut rest)) = data.split_first() else {
-        return;
-    };
-    let version = version % 4;
-    let t38 = T38Config {
-        version,
-        ..T38Config::default()
-    };
-    let mut terminal = T38Terminal::new(
-        Role::Answering,
-        Direction::Receive {
-            tiff: dir.join("rx.tif"),
-        },
-        &T30Config::default(),
-        &t38,
-    )
-    .expect("terminal");
-    let mut seq = 0u16;
-    while let Some((&len, tail)) = rest.split_first() {
-        let (ifp, tail) = tail.split_at(usize::from(len).min(tail.len()));
-        rest = tail;
-        let accepted = terminal.rx_ifp(ifp, seq).is_ok();
-        let long_count = ifp.first().is_some_and(|b| b & 0xC0 == 0xC0)
-            && ifp
-                .get(1 + usize::from(ifp[0] & 0x20 != 0))
-                .is_some_and(|c| *c >= 0x80);
-        if accepted && !long_count {
-            assert_eq!(ifp_len(ifp, version), Some(ifp.len()), "{ifp:02x?}");
-        }
-        seq = seq.wrapping_add(1);
-        terminal.advance(TICK_SAMPLES);
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Inputs

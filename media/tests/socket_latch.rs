@@ -284,15 +284,16 @@ async fn udptl_latches_on_the_first_packet_that_decodes() {
         taken += stream.drain(Instant::now()).unwrap();
     }
     assert_eq!(stream.socket().stats().unfit, 1);
-    assert_eq!(stream.poll_ifp(), Some((0, vec![0x02])));
+    assert_eq!(stream.poll_ifp(), Some((0, &[0x02][..])));
     assert_eq!(stream.socket().target(), far.local_addr().unwrap());
 
-    stream.queue_ifp(&[0x04], 3).unwrap(); // CED, three times as SpanDSP asks
+    // CED, three times as SpanDSP asks: each copy a datagram of its own.
+    assert_eq!(stream.queue_ifp(&[0x04], 3).unwrap(), 1);
     assert_eq!(stream.flush().unwrap(), 3);
-    for _ in 0..3 {
+    for seq in 1..=3 {
         let (bytes, from) = recv_on(&far).await;
         assert_eq!(from, ours);
-        assert_eq!(UdptlPacket::decode(&bytes).unwrap().seq, 1);
+        assert_eq!(UdptlPacket::decode(&bytes).unwrap().seq, seq);
     }
     stream.relatch(decoy.local_addr().unwrap(), 176);
     assert_eq!(stream.socket().latch().latched(), None);

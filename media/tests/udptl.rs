@@ -210,39 +210,126 @@ fn the_sender_numbers_ifps_and_attaches_the_last_ones_newest_first() {
     assert_eq!(s.send_ifp(&[], 1), Err(Error::InvalidIfp("empty IFP")));
 }
 
-#[test]
-fn repeats_go_out_as_copies_with_the_same_seq_under_every_scheme() {
-    for ec in [
+/// The T.38 `no-signal` indicator, and an HDLC end-of-data IFP (version 0: V.21 data,
+/// `hdlc-fcs-OK-sig-end` with no data), the two kinds SpanDSP asks to send three times.
+const NO_SIGNAL: [u8; 1] = [0x00];
+const FCS_OK_SIG_END: [u8; 3] = [0xC0, 0x01, 0x40];
+
+fn all_schemes() -> [ErrorCorrection; 3] {
+    [
         ErrorCorrection::None,
         ErrorCorrection::Redundancy { depth: 3 },
         ErrorCorrection::Fec {
             span: 3,
             entries: 3,
         },
-    ] {
+    ]
+}
+
+#[test]
+fn repeated_indicators_go_out_under_new_sequence_numbers() {
+    for ec in all_schemes() {
         let mut s = UdptlSender::new(SenderConfig {
             error_correction: ec,
             ..SenderConfig::default()
         });
-        s.send_ifp(&[0x02], 3).unwrap();
-        s.send_ifp(&[0x04], 1).unwrap();
-        let datagrams: Vec<Vec<u8>> = std::iter::from_fn(|| s.poll_transmit()).collect();
-        let seqs: Vec<u16> = datagrams
-            .iter()
-            .map(|d| UdptlPacket::decode(d).unwrap().seq)
-            .collect();
-        assert_eq!(seqs, [0, 0, 0, 1], "{ec:?}");
-        assert!(datagrams[0] == datagrams[1] && datagrams[1] == datagrams[2]);
+        assert_eq!(
+            s.send_ifp(&[0x02], 3).unwrap(),
+            0,
+            "the first copy's number"
+        );
+        assert_eq!(s.send_ifp(&[0x04], 1).unwrap(), 3);
+        let p = sent(&mut s);
+        let seqs: Vec<u16> = p.iter().map(|p| p.seq).collect();
+        assert_eq!(seqs, [0, 1, 2, 3], "{ec:?}");
+        assert!(p[..3].iter().all(|p| p.primary == [0x02]));
         assert_eq!((s.stats().repeats, s.stats().datagrams), (2, 4));
-
-        // The receiver delivers each once.
-        let mut rx = Rx::new(ReceiverConfig::default());
-        for d in &datagrams {
-            rx.feed(d);
+        if ec == (ErrorCorrection::Redundancy { depth: 3 }) {
+            assert_eq!(p[2].recovery, Recovery::Redundancy(vec![vec![0x02]; 2]));
         }
-        assert_eq!(rx.seqs(), [0, 1]);
-        assert_eq!(rx.receiver.stats().duplicates, 2);
     }
+}
+
+#[test]
+fn an_end_of_data_ifp_goes_out_once_and_its_repeats_ride_on_the_next_indicator() {
+    for ec in all_schemes() {
+        let mut s = UdptlSender::new(SenderConfig {
+            error_correction: ec,
+            ..SenderConfig::default()
+        });
+        for i in 0..4 {
+            s.send_ifp(&data_ifp(20, i), 1).unwrap();
+        }
+        assert_eq!(s.send_ifp(&FCS_OK_SIG_END, 3).unwrap(), 4);
+        let p = sent(&mut s);
+        if ec == ErrorCorrection::None {
+            // Nothing else could carry it: identical copies, as other stacks send them.
+            assert_eq!(p.len(), 7, "{ec:?}");
+            assert!(p[4..]
+                .iter()
+                .all(|q| q.seq == 4 && q.primary == FCS_OK_SIG_END));
+            continue;
+        }
+        assert_eq!(p.len(), 5, "{ec:?}: sent once");
+        assert_eq!(s.send_ifp(&NO_SIGNAL, 3).unwrap(), 5);
+        let q = sent(&mut s);
+        // 3 copies of the indicator, and 2 more in place of the end-of-data repeats.
+        let seqs: Vec<u16> = q.iter().map(|q| q.seq).collect();
+        assert_eq!(seqs, [5, 6, 7, 8, 9], "{ec:?}");
+        assert!(q.iter().all(|q| q.primary == NO_SIGNAL));
+        assert_eq!(s.stats().repeats, 4);
+        if let ErrorCorrection::Redundancy { .. } = ec {
+            // Each copy carries the end-of-data IFP, reaching past the depth of 3 to do so.
+            for (i, copy) in q.iter().enumerate() {
+                let Recovery::Redundancy(secondaries) = &copy.recovery else {
+                    panic!("redundancy");
+                };
+                assert_eq!(secondaries.len(), 3.max(i + 1), "copy {i}");
+                assert_eq!(secondaries[i], FCS_OK_SIG_END, "copy {i}");
+            }
+        }
+        // A receiver gets every datagram once, in order, and the end of data exactly once.
+        let mut rx = Rx::new(ReceiverConfig::default());
+        for d in p.iter().chain(&q) {
+            rx.feed(&d.encode().unwrap());
+        }
+        assert_eq!(rx.seqs(), (0..10).collect::<Vec<u16>>());
+        let ends = rx
+            .got
+            .iter()
+            .filter(|(_, ifp)| ifp == &FCS_OK_SIG_END)
+            .count();
+        assert_eq!(ends, 1);
+    }
+}
+
+#[test]
+fn a_lost_end_of_data_ifp_comes_back_from_the_indicator_copies() {
+    let mut s = UdptlSender::new(SenderConfig::default());
+    s.send_ifp(&data_ifp(20, 1), 1).unwrap();
+    s.send_ifp(&FCS_OK_SIG_END, 3).unwrap();
+    s.send_ifp(&NO_SIGNAL, 3).unwrap();
+    let datagrams: Vec<Vec<u8>> = std::iter::from_fn(|| s.poll_transmit()).collect();
+    assert_eq!(datagrams.len(), 7);
+    // The end of data and the first four indicator copies are lost: the last copy has it.
+    let mut rx = Rx::new(ReceiverConfig::default());
+    rx.feed(&datagrams[0]);
+    rx.feed(&datagrams[6]);
+    assert_eq!(rx.seqs(), (0..7).collect::<Vec<u16>>());
+    assert_eq!(rx.got[1].1, FCS_OK_SIG_END);
+}
+
+// The end-of-data case where a data IFP follows instead of an indicator: the owed repeats
+// are dropped, since the data stream's own datagrams carry it.
+#[test]
+fn owed_repeats_lapse_when_data_follows() {
+    let mut s = UdptlSender::new(SenderConfig::default());
+    s.send_ifp(&FCS_OK_SIG_END, 3).unwrap();
+    s.send_ifp(&data_ifp(10, 0), 1).unwrap();
+    s.send_ifp(&NO_SIGNAL, 1).unwrap();
+    let seqs: Vec<u16> = sent(&mut s).iter().map(|p| p.seq).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    assert_eq!(s.stats().repeats, 0);
 }
 
 #[test]
@@ -323,8 +410,8 @@ impl Rx {
     }
 
     fn drain(&mut self) {
-        while let Some(x) = self.receiver.poll_ifp() {
-            self.got.push(x);
+        while let Some((seq, ifp)) = self.receiver.poll_ifp() {
+            self.got.push((seq, ifp.to_vec()));
         }
     }
 

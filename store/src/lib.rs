@@ -9,6 +9,7 @@
 //! `migrations/postgres` and `migrations/sqlite` at the workspace root and run on connect.
 
 pub mod auth;
+pub mod deliveries;
 mod error;
 pub mod fax;
 pub mod model;
@@ -19,6 +20,7 @@ mod sql;
 mod sqlite;
 mod store;
 
+pub use deliveries::*;
 pub use error::{Error, Result};
 pub use fax::*;
 pub use model::*;

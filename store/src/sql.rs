@@ -73,6 +73,19 @@ pub(crate) const LIST_JOBS: &str = "SELECT * FROM jobs WHERE tenant_id = $1 \
      AND ($7 IS NULL OR created_at < $7 OR (created_at = $7 AND id < $8)) \
      ORDER BY created_at DESC, id DESC LIMIT $9";
 
+/// Columns of `deliveries` that the log shows (not the headers and body, which may be large).
+pub(crate) const DELIVERY_COLS: &str = "id, tenant_id, job_id, endpoint_id, channel, event, target, content_type, status, attempts, next_attempt_at, retry_from, last_status, last_error, created_at, updated_at, finished_at";
+
+/// Claims due deliveries by moving their due time to the lease's end (binds: now, lease end,
+/// limit). Portable without `SKIP LOCKED`: the outer condition is checked again on the row a
+/// concurrent claimer has just updated (PostgreSQL re-reads it; SQLite holds the write lock),
+/// so a delivery is never claimed twice.
+pub(crate) const CLAIM_DELIVERIES: &str =
+    "UPDATE deliveries SET next_attempt_at = $2, updated_at = $1 \
+     WHERE status = 'pending' AND next_attempt_at <= $1 AND id IN (SELECT id FROM deliveries \
+         WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3) \
+     RETURNING *";
+
 /// Hex SHA-256, as stored in `documents.sha256`.
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -475,6 +488,81 @@ macro_rules! impl_store {
             async fn kv_purge_expired(&self, now: DateTime<Utc>) -> Result<u64> {
                 let r = sqlx::query("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= $1").bind(ts(now)).execute(&self.pool).await?;
                 Ok(r.rows_affected())
+            }
+
+            async fn create_delivery(&self, d: &NewDelivery, now: DateTime<Utc>) -> Result<Delivery> {
+                let sql = format!("INSERT INTO deliveries (id, tenant_id, job_id, endpoint_id, channel, event, target, content_type, headers, body, status, attempts, next_attempt_at, retry_from, last_error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $12, '', $12, $12) RETURNING {DELIVERY_COLS}");
+                sqlx::query_as(&sql)
+                    .bind(DeliveryId(Uuid::new_v4())).bind(d.tenant_id).bind(d.job_id).bind(d.endpoint_id)
+                    .bind(d.channel.as_str()).bind(&d.event).bind(&d.target).bind(&d.content_type)
+                    .bind(Json(&d.headers)).bind(&d.body).bind(ts(d.not_before)).bind(ts(now))
+                    .fetch_one(&self.pool).await.map_err(Error::from_write)
+            }
+            async fn get_delivery(&self, tenant: Option<TenantId>, id: DeliveryId) -> Result<Option<Delivery>> {
+                let sql = format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2)");
+                Ok(sqlx::query_as(&sql).bind(id).bind(tenant).fetch_optional(&self.pool).await?)
+            }
+            async fn list_deliveries(&self, f: &DeliveryFilter, limit: u32) -> Result<Vec<Delivery>> {
+                let sql = format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR job_id = $2) AND ($3 IS NULL OR status = $3) ORDER BY created_at DESC, id DESC LIMIT $4");
+                Ok(sqlx::query_as(&sql).bind(f.tenant).bind(f.job).bind(f.status.map(DeliveryStatus::as_str)).bind(i64::from(limit))
+                    .fetch_all(&self.pool).await?)
+            }
+            async fn claim_due_deliveries(&self, now: DateTime<Utc>, lease: std::time::Duration, limit: u32) -> Result<Vec<DeliveryToSend>> {
+                let until = lease_until(now, lease)?;
+                let mut tx = self.begin_write().await?;
+                let mut rows: Vec<DeliveryToSend> = sqlx::query_as(CLAIM_DELIVERIES)
+                    .bind(ts(now)).bind(until).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                // RETURNING keeps no order; send the longest-waiting first.
+                rows.sort_by_key(|r| (r.delivery.created_at, r.delivery.id));
+                Ok(rows)
+            }
+            async fn record_delivery_attempt(&self, id: DeliveryId, a: &NewDeliveryAttempt, now: DateTime<Utc>) -> Result<bool> {
+                let now = ts(now);
+                let (status, next, finished) = match a.next {
+                    DeliveryNext::Delivered => ("delivered", None, Some(now)),
+                    DeliveryNext::RetryAt(at) => ("pending", Some(ts(at)), None),
+                    DeliveryNext::GiveUp => ("failed", None, Some(now)),
+                };
+                let mut tx = self.begin_write().await?;
+                let attempts: Option<(i64,)> = sqlx::query_as("UPDATE deliveries SET attempts = attempts + 1, status = $2, next_attempt_at = COALESCE($3, next_attempt_at), last_status = $4, last_error = $5, updated_at = $6, finished_at = $7 WHERE id = $1 RETURNING attempts")
+                    .bind(id).bind(status).bind(next).bind(a.status_code).bind(&a.error).bind(now).bind(finished)
+                    .fetch_optional(&mut *tx).await?;
+                let Some((attempt,)) = attempts else {
+                    return Ok(false);
+                };
+                sqlx::query("INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(id).bind(attempt).bind(ts(a.started_at)).bind(a.duration_ms).bind(a.status_code).bind(&a.error).bind(next)
+                    .execute(&mut *tx).await.map_err(Error::from_write)?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            async fn list_delivery_attempts(&self, tenant: Option<TenantId>, id: DeliveryId) -> Result<Vec<DeliveryAttempt>> {
+                Ok(sqlx::query_as("SELECT a.* FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE a.delivery_id = $1 AND ($2 IS NULL OR d.tenant_id = $2) ORDER BY a.id")
+                    .bind(id).bind(tenant).fetch_all(&self.pool).await?)
+            }
+            async fn replay_delivery(&self, tenant: Option<TenantId>, id: DeliveryId, now: DateTime<Utc>) -> Result<Option<Delivery>> {
+                let sql = format!("UPDATE deliveries SET status = 'pending', next_attempt_at = $3, retry_from = $3, finished_at = NULL, updated_at = $3 WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2) RETURNING {DELIVERY_COLS}");
+                Ok(sqlx::query_as(&sql).bind(id).bind(tenant).bind(ts(now)).fetch_optional(&self.pool).await?)
+            }
+            async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
+                let row: (Option<DateTime<Utc>>,) = sqlx::query_as("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+                    .fetch_one(&self.pool).await?;
+                Ok(row.0)
+            }
+
+            async fn set_webhook_secret(&self, endpoint: EndpointId, secret: &str, events: &[String], now: DateTime<Utc>) -> Result<()> {
+                sqlx::query("INSERT INTO webhook_secrets (endpoint_id, secret, events, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (endpoint_id) DO UPDATE SET secret = excluded.secret, events = excluded.events, created_at = excluded.created_at")
+                    .bind(endpoint).bind(secret).bind(Json(events)).bind(ts(now))
+                    .execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(())
+            }
+            async fn get_webhook_secret(&self, endpoint: EndpointId) -> Result<Option<WebhookSecret>> {
+                Ok(sqlx::query_as("SELECT * FROM webhook_secrets WHERE endpoint_id = $1").bind(endpoint).fetch_optional(&self.pool).await?)
+            }
+            async fn delete_webhook_secret(&self, endpoint: EndpointId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM webhook_secrets WHERE endpoint_id = $1").bind(endpoint).execute(&self.pool).await?;
+                Ok(r.rows_affected() > 0)
             }
         }
 

@@ -17,6 +17,7 @@ use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::auth::{generate_token, hash_password, hash_token, verify_dummy, verify_password};
+use crate::deliveries::*;
 use crate::error::{Error, Result};
 use crate::fax::*;
 use crate::model::*;
@@ -24,7 +25,7 @@ use crate::numbers::E164;
 use crate::records::*;
 use crate::sql::{
     blocking, check_endpoint_owner, impl_store, lease_until, sha256_hex, ts, UserWithHash,
-    INSERT_DOCUMENT, INSERT_JOB, LIST_JOBS, USER_COLS,
+    CLAIM_DELIVERIES, DELIVERY_COLS, INSERT_DOCUMENT, INSERT_JOB, LIST_JOBS, USER_COLS,
 };
 use crate::store::Store;
 

@@ -11,13 +11,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::deliveries::*;
 use crate::error::Result;
 use crate::fax::*;
 use crate::model::*;
 use crate::records::*;
 
 /// Storage for faxserver: tenants, numbers, users, tokens, endpoints, gateways, the job queue,
-/// attempts, documents, the event log and a key-value store.
+/// attempts, documents, the event log, a key-value store and the delivery log.
 #[async_trait]
 pub trait Store: Send + Sync {
     // ---- tenants ----
@@ -248,4 +249,62 @@ pub trait Store: Send + Sync {
     async fn kv_list(&self, ns: &str, prefix: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>>;
     /// Deletes expired entries; returns how many.
     async fn kv_purge_expired(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    // ---- deliveries (webhooks and e-mails) ----
+    /// Enqueues a delivery, due at `d.not_before`.
+    async fn create_delivery(&self, d: &NewDelivery, now: DateTime<Utc>) -> Result<Delivery>;
+    /// Reads a delivery, of `tenant` only when given (the administrator passes `None`).
+    async fn get_delivery(
+        &self,
+        tenant: Option<TenantId>,
+        id: DeliveryId,
+    ) -> Result<Option<Delivery>>;
+    /// Lists deliveries matching `filter`, newest first.
+    async fn list_deliveries(&self, filter: &DeliveryFilter, limit: u32) -> Result<Vec<Delivery>>;
+    /// Claims up to `limit` pending deliveries due at `now`, with their bodies, by moving
+    /// their due time to `now + lease`: a sender that dies leaves them to be tried again then,
+    /// and no other sender picks them meanwhile.
+    async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<DeliveryToSend>>;
+    /// Records a try and what follows it, in one transaction; false if the delivery is gone.
+    async fn record_delivery_attempt(
+        &self,
+        id: DeliveryId,
+        a: &NewDeliveryAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Lists a delivery's tries, oldest first, of `tenant` only when given.
+    async fn list_delivery_attempts(
+        &self,
+        tenant: Option<TenantId>,
+        id: DeliveryId,
+    ) -> Result<Vec<DeliveryAttempt>>;
+    /// Makes a delivery (pending, delivered or failed) pending again, due at `now` in a new
+    /// series of tries; `None` if there is no such delivery (of `tenant`, when given).
+    async fn replay_delivery(
+        &self,
+        tenant: Option<TenantId>,
+        id: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Delivery>>;
+    /// The earliest due time of a pending delivery, so that a sender knows how long to sleep.
+    async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>>;
+
+    // ---- webhook secrets ----
+    /// Sets (or replaces) the signing secret and event list of a webhook endpoint.
+    async fn set_webhook_secret(
+        &self,
+        endpoint: EndpointId,
+        secret: &str,
+        events: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Reads an endpoint's secret.
+    async fn get_webhook_secret(&self, endpoint: EndpointId) -> Result<Option<WebhookSecret>>;
+    /// Removes an endpoint's secret (it is then unsigned and gets no lifecycle events).
+    async fn delete_webhook_secret(&self, endpoint: EndpointId) -> Result<bool>;
 }

@@ -6,6 +6,7 @@
 //! tenant-scoped interface the only way in.
 
 mod endpoints;
+mod faxes;
 mod tenants;
 mod users;
 
@@ -19,6 +20,7 @@ use crate::AppState;
 /// The `/admin` routes (every handler takes [`crate::AdminAuth`]).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .merge(faxes::routes())
         .route("/tenant", get(tenants::list).post(tenants::create))
         .route(
             "/tenant/{id}",

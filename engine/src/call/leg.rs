@@ -297,7 +297,7 @@ impl Leg {
                     return Ok(());
                 };
                 while let Some((seq, ifp)) = stream.poll_ifp() {
-                    if let Err(e) = t.rx_ifp(&ifp, seq) {
+                    if let Err(e) = t.rx_ifp(ifp, seq) {
                         tracing::debug!("IFP {seq} refused: {e}");
                     }
                 }

@@ -189,7 +189,7 @@ impl T38Side {
         }
         self.stream.handle_timeout(now);
         while let Some((seq, ifp)) = self.stream.poll_ifp() {
-            if self.terminal.rx_ifp(&ifp, seq).is_err() {
+            if self.terminal.rx_ifp(ifp, seq).is_err() {
                 self.refused += 1;
             }
         }

@@ -51,7 +51,8 @@ impl UdptlStream {
         Ok(())
     }
 
-    /// Queues an IFP `repeats` times (as SpanDSP asks); returns its sequence number.
+    /// Queues an IFP `repeats` times (as SpanDSP asks; see [`UdptlSender::send_ifp`]); returns
+    /// the sequence number of its first datagram.
     pub fn queue_ifp(&mut self, ifp: &[u8], repeats: u8) -> Result<u16, Error> {
         self.started = true;
         self.sender.send_ifp(ifp, repeats)
@@ -92,8 +93,9 @@ impl UdptlStream {
         self.receiver.poll_timeout()
     }
 
-    /// The next received IFP in sequence order, with its sequence number.
-    pub fn poll_ifp(&mut self) -> Option<(u16, Vec<u8>)> {
+    /// The next received IFP in sequence order, with its sequence number; lent until the next
+    /// call (see [`UdptlReceiver::poll_ifp`]).
+    pub fn poll_ifp(&mut self) -> Option<(u16, &[u8])> {
         self.receiver.poll_ifp()
     }
 

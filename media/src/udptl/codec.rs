@@ -14,7 +14,8 @@
 //! Decoding is strict about bounds: every length is checked against what is left of the
 //! datagram, counts are capped, trailing octets are refused, and nothing panics.
 
-use super::per::{self, Reader};
+use super::per;
+use super::view::UdptlView;
 use crate::Error;
 
 /// Most secondary IFPs or FEC messages accepted in one datagram.
@@ -49,43 +50,16 @@ pub struct UdptlPacket {
 }
 
 /// The CHOICE octet: index in the top bit, padding below.
-const CHOICE_FEC: u8 = 0x80;
+pub(crate) const CHOICE_FEC: u8 = 0x80;
 
 impl UdptlPacket {
-    /// Parses one datagram; any defect gives [`Error::MalformedUdptl`].
+    /// Parses one datagram into owned parts; any defect gives [`Error::MalformedUdptl`].
+    /// [`UdptlView::parse`] reads the same without copying.
     ///
     /// Zero-length secondaries are kept as empty entries: X.691 never produces them for an
     /// IFP, but some stacks send them and T.38 receivers (Asterisk since AST-2016-003) skip them.
     pub fn decode(datagram: &[u8]) -> Result<UdptlPacket, Error> {
-        let mut r = Reader::new(datagram);
-        let seq = r.u16("shorter than a sequence number")?;
-        let primary = r.open_type()?;
-        let choice = r.u8("missing error-recovery")?;
-        let recovery = if choice & CHOICE_FEC == 0 {
-            let n = r.count(MAX_RECOVERY_ENTRIES, "too many secondary IFPs")?;
-            let mut secondaries = Vec::with_capacity(n);
-            for _ in 0..n {
-                secondaries.push(r.open_type()?);
-            }
-            Recovery::Redundancy(secondaries)
-        } else {
-            let span = r.unsigned("bad fec-npackets")?;
-            let span = u8::try_from(span).map_err(|_| Error::MalformedUdptl("FEC span > 255"))?;
-            let n = r.count(MAX_RECOVERY_ENTRIES, "too many FEC messages")?;
-            let mut entries = Vec::with_capacity(n);
-            for _ in 0..n {
-                entries.push(r.open_type()?);
-            }
-            Recovery::Fec { span, entries }
-        };
-        if r.remaining() != 0 {
-            return Err(Error::MalformedUdptl("trailing octets"));
-        }
-        Ok(UdptlPacket {
-            seq,
-            primary,
-            recovery,
-        })
+        UdptlView::parse(datagram).map(|view| view.to_packet())
     }
 
     /// Serialises the packet; refuses more than [`MAX_RECOVERY_ENTRIES`] recovery entries,

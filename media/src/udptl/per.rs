@@ -18,7 +18,7 @@ pub(crate) enum Length {
 }
 
 /// A bounds-checked cursor over a received datagram.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -84,22 +84,180 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads an open type or octet string: its length (possibly fragmented), then the octets.
-    pub(crate) fn open_type(&mut self) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
+    /// Reads an open type or octet string, its length possibly fragmented, without copying.
+    pub(crate) fn octets(&mut self) -> Result<Octets<'a>, Error> {
+        let start = self.pos;
+        let mut len = 0;
         loop {
             match self.length()? {
                 Length::Complete(n) => {
-                    out.extend_from_slice(self.take(n, "open type overruns the datagram")?);
-                    return Ok(out);
+                    self.take(n, "open type overruns the datagram")?;
+                    len += n;
+                    break;
                 }
                 Length::Fragment(n) => {
-                    out.extend_from_slice(
-                        self.take(n, "open type fragment overruns the datagram")?,
-                    );
+                    self.take(n, "open type fragment overruns the datagram")?;
+                    len += n;
                 }
             }
         }
+        Ok(Octets {
+            encoded: &self.buf[start..self.pos],
+            len,
+        })
+    }
+
+    /// Reads `n` open types or octet strings in a row (a SEQUENCE OF's items).
+    pub(crate) fn octets_list(&mut self, n: usize) -> Result<OctetsList<'a>, Error> {
+        let start = self.pos;
+        for _ in 0..n {
+            self.octets()?;
+        }
+        Ok(OctetsList {
+            encoded: &self.buf[start..self.pos],
+            count: n,
+        })
+    }
+}
+
+/// The value of one open type or OCTET STRING inside a received datagram (an IFP or an FEC
+/// message), checked but not copied out.
+///
+/// Nearly always one run of octets; from 16K octets on, PER splits a value into fragments,
+/// each behind its own length determinant, so the value is read through [`Octets::chunks`].
+#[derive(Debug, Clone, Copy)]
+pub struct Octets<'a> {
+    /// The encoding: length determinant(s) and octets, already checked to be complete.
+    encoded: &'a [u8],
+    len: usize,
+}
+
+impl<'a> Octets<'a> {
+    /// Length of the value in octets.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The value as one slice, unless PER fragmented it (16K octets or more).
+    pub fn as_slice(&self) -> Option<&'a [u8]> {
+        let mut chunks = self.chunks();
+        let first = chunks.next()?;
+        chunks.next().is_none().then_some(first)
+    }
+
+    /// The value's runs of octets, in order (one, unless fragmented).
+    pub fn chunks(&self) -> Chunks<'a> {
+        Chunks {
+            reader: Reader::new(self.encoded),
+            done: false,
+        }
+    }
+
+    /// Replaces what `out` holds with the value; no allocation when `out` has the room.
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        out.clear();
+        for chunk in self.chunks() {
+            out.extend_from_slice(chunk);
+        }
+    }
+
+    /// The value in a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        self.copy_to(&mut out);
+        out
+    }
+}
+
+/// The runs of octets of an [`Octets`] value.
+#[derive(Debug, Clone)]
+pub struct Chunks<'a> {
+    reader: Reader<'a>,
+    done: bool,
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.done {
+            return None;
+        }
+        // The encoding was checked when it was read, so the errors below cannot occur; they
+        // end the iteration rather than panic.
+        match self.reader.length() {
+            Ok(Length::Fragment(n)) => self.reader.take(n, "").ok(),
+            Ok(Length::Complete(n)) => {
+                self.done = true;
+                self.reader.take(n, "").ok()
+            }
+            Err(_) => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+/// The items of a SEQUENCE OF open types or octet strings inside a received datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct OctetsList<'a> {
+    encoded: &'a [u8],
+    count: usize,
+}
+
+impl<'a> OctetsList<'a> {
+    /// How many items there are.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The items in order.
+    pub fn iter(&self) -> OctetsIter<'a> {
+        OctetsIter {
+            reader: Reader::new(self.encoded),
+            left: self.count,
+        }
+    }
+}
+
+impl<'a> IntoIterator for OctetsList<'a> {
+    type Item = Octets<'a>;
+    type IntoIter = OctetsIter<'a>;
+
+    fn into_iter(self) -> OctetsIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterates the items of an [`OctetsList`].
+#[derive(Debug, Clone)]
+pub struct OctetsIter<'a> {
+    reader: Reader<'a>,
+    left: usize,
+}
+
+impl<'a> Iterator for OctetsIter<'a> {
+    type Item = Octets<'a>;
+
+    fn next(&mut self) -> Option<Octets<'a>> {
+        self.left = self.left.checked_sub(1)?;
+        // Checked when the list was read: an error cannot occur, and ends the iteration.
+        self.reader.octets().ok()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
     }
 }
 
@@ -209,7 +367,10 @@ mod tests {
             write_open_type(&mut out, &data);
             assert_eq!(out.len(), open_type_len(n), "size of {n}");
             let mut r = Reader::new(&out);
-            assert_eq!(r.open_type().unwrap(), data, "{n}");
+            let octets = r.octets().unwrap();
+            assert_eq!(octets.to_vec(), data, "{n}");
+            assert_eq!(octets.len(), n);
+            assert_eq!(octets.as_slice().is_some(), n < 16384, "{n} is one run");
             assert_eq!(r.remaining(), 0);
         }
     }
@@ -247,7 +408,7 @@ mod tests {
             Reader::new(&[0xC4]).length().unwrap(),
             Length::Fragment(65536)
         );
-        assert!(Reader::new(&[0x05, 1, 2]).open_type().is_err());
-        assert!(Reader::new(&[0xC1, 1, 2]).open_type().is_err());
+        assert!(Reader::new(&[0x05, 1, 2]).octets().is_err());
+        assert!(Reader::new(&[0xC1, 1, 2]).octets().is_err());
     }
 }

@@ -10,21 +10,23 @@
 //!
 //! Sans-IO: feed [`UdptlReceiver::handle_datagram`] and [`UdptlReceiver::handle_timeout`],
 //! drain [`UdptlReceiver::poll_ifp`], and wake up at [`UdptlReceiver::poll_timeout`].
+//!
+//! Datagrams are read in place ([`UdptlView`]) and IFPs live in buffers the receiver reuses,
+//! so once its queues have grown to the traffic, receiving allocates nothing.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::codec::{Recovery, UdptlPacket};
-use super::fec;
-use super::ifp::ifp_len;
+use super::codec::MAX_RECOVERY_ENTRIES;
+use super::per::Octets;
+use super::pool::Pool;
+use super::repair::FecStore;
+use super::view::{RecoveryView, UdptlView};
 use super::window::{Slot, Source, Window, HISTORY};
 use crate::Error;
 
 /// Where numbering starts internally, so positions never go negative after backward resyncs.
 const ORIGIN: i64 = 1 << 40;
-
-/// FEC-carrying packets remembered for later repairs.
-const FEC_RECORDS: usize = 16;
 
 /// How the receiver waits and when it gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,21 +83,21 @@ pub struct ReceiverStats {
     pub resyncs: u64,
 }
 
-/// One received packet's FEC data, kept for repairs that become possible later.
-#[derive(Debug)]
-struct FecRecord {
-    pos: i64,
-    span: usize,
-    entries: Vec<Vec<u8>>,
-}
-
 /// Turns UDPTL datagrams into ordered IFPs.
 #[derive(Debug)]
 pub struct UdptlReceiver {
     config: ReceiverConfig,
-    window: Option<Window>,
-    fec: VecDeque<FecRecord>,
+    /// Whether the queues and the pool have been sized (at the first packet).
+    prepared: bool,
+    /// Whether a packet has set the numbering of `window`.
+    started: bool,
+    window: Window,
+    fec: FecStore,
+    pool: Pool,
+    /// IFPs ready for [`UdptlReceiver::poll_ifp`], with their sequence numbers.
     out: VecDeque<(u16, Vec<u8>)>,
+    /// The IFP the last `poll_ifp` lent out; its buffer goes back to the pool on the next.
+    lent: Option<(u16, Vec<u8>)>,
     /// Consecutive ascending packets from the past, and the last of them.
     behind_run: u8,
     last_behind: Option<u16>,
@@ -107,9 +109,13 @@ impl UdptlReceiver {
     pub fn new(config: ReceiverConfig) -> Self {
         UdptlReceiver {
             config,
-            window: None,
-            fec: VecDeque::new(),
+            prepared: false,
+            started: false,
+            window: Window::new(),
+            fec: FecStore::default(),
+            pool: Pool::default(),
             out: VecDeque::new(),
+            lent: None,
             behind_run: 0,
             last_behind: None,
             stats: ReceiverStats::default(),
@@ -123,7 +129,7 @@ impl UdptlReceiver {
 
     /// Takes one datagram; a malformed one is counted, dropped and reported.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), Error> {
-        let packet = match UdptlPacket::decode(datagram) {
+        let packet = match UdptlView::parse(datagram) {
             Ok(p) if p.primary.is_empty() => Err(Error::MalformedUdptl("empty primary IFP")),
             other => other,
         };
@@ -135,7 +141,7 @@ impl UdptlReceiver {
             }
         };
         self.stats.received += 1;
-        self.accept(now, packet);
+        self.accept(now, &packet);
         self.handle_timeout(now);
         Ok(())
     }
@@ -149,23 +155,31 @@ impl UdptlReceiver {
 
     /// When [`UdptlReceiver::handle_timeout`] next has work, if IFPs are waiting on a gap.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let oldest = self.window.as_ref()?.oldest_arrival()?;
+        let oldest = self.window.oldest_arrival()?;
         Some(oldest + self.config.reorder_wait)
     }
 
-    /// The next IFP in sequence order, with its sequence number.
-    pub fn poll_ifp(&mut self) -> Option<(u16, Vec<u8>)> {
-        self.out.pop_front()
+    /// The next IFP in sequence order, with its sequence number. The IFP is lent until the
+    /// next call; its buffer is then reused.
+    pub fn poll_ifp(&mut self) -> Option<(u16, &[u8])> {
+        if let Some((_, ifp)) = self.lent.take() {
+            self.pool.give(ifp);
+        }
+        self.lent = self.out.pop_front();
+        self.lent.as_ref().map(|(seq, ifp)| (*seq, ifp.as_slice()))
     }
 
-    fn accept(&mut self, now: Instant, packet: UdptlPacket) {
-        let (pos, ahead) = {
-            let window = self
-                .window
-                .get_or_insert_with(|| Window::new(ORIGIN + i64::from(packet.seq) - lead(&packet)));
-            let pos = window.extend(packet.seq);
-            (pos, pos - window.next)
-        };
+    fn accept(&mut self, now: Instant, packet: &UdptlView<'_>) {
+        if !self.prepared {
+            self.prepare();
+        }
+        if !self.started {
+            let first = ORIGIN + i64::from(packet.seq) - lead(packet);
+            self.window.reset(first, &mut self.pool);
+            self.started = true;
+        }
+        let pos = self.window.extend(packet.seq);
+        let ahead = pos - self.window.next;
         if ahead > i64::from(self.config.resync_gap.max(MIN_RESYNC_GAP)) {
             return self.resync(now, packet);
         }
@@ -174,49 +188,65 @@ impl UdptlReceiver {
         }
         self.behind_run = 0;
         self.last_behind = None;
-        let Some(window) = self.window.as_mut() else {
-            return;
-        };
-        match window.held.get_mut(&pos) {
+        match self.window.held_mut(pos) {
             Some(h) if h.source == Source::Primary => {
                 self.stats.duplicates += 1;
                 return;
             }
             // Held from a repair: the original arrived in the meantime, so nothing was lost.
             Some(h) => h.source = Source::Primary,
-            None => window.hold(pos, packet.primary, Source::Primary, now),
+            None => self.hold(pos, packet.primary, Source::Primary, now),
         }
         match packet.recovery {
-            Recovery::Redundancy(secondaries) => {
-                for (i, ifp) in secondaries.into_iter().enumerate() {
+            RecoveryView::Redundancy(secondaries) => {
+                for (i, ifp) in secondaries.iter().enumerate() {
                     let at = pos - 1 - i as i64;
-                    if at < window.next {
+                    if at < self.window.next {
                         break;
                     }
-                    if !ifp.is_empty() {
-                        window.hold(at, ifp, Source::Redundancy, now);
+                    if !ifp.is_empty() && self.window.slot(at) == Slot::Awaited {
+                        self.hold(at, ifp, Source::Redundancy, now);
                     }
                 }
             }
-            Recovery::Fec { span, entries } => {
-                let span = usize::from(span);
-                if span > 0 && !entries.is_empty() && span * entries.len() <= HISTORY {
-                    if self.fec.len() == FEC_RECORDS {
-                        self.fec.pop_front();
-                    }
-                    self.fec.push_back(FecRecord { pos, span, entries });
-                }
-            }
+            RecoveryView::Fec { span, entries } => self.fec.push(pos, span, entries),
         }
-        self.repair(now);
+        self.fec.repair(
+            &mut self.window,
+            &mut self.pool,
+            self.config.t38_version,
+            now,
+        );
         self.deliver();
         self.enforce_max_held();
     }
 
+    /// Sizes the queues and fills the buffer pool for the most IFPs the limits let be in use at
+    /// once while the caller takes each datagram's IFPs before the next: the history, the
+    /// held ones with one datagram's redundancy and repairs on top (these become the
+    /// deliveries), and a few in flight. Done when the first packet arrives, so a receiver that
+    /// never gets one costs nothing.
+    fn prepare(&mut self) {
+        self.prepared = true;
+        let max_held = self.config.max_held.clamp(1, MAX_PREPARED_HELD);
+        let held = max_held + 2 * MAX_RECOVERY_ENTRIES + 1;
+        self.window.reserve(held);
+        self.out.reserve(held);
+        self.pool.fill(HISTORY + held + MAX_RECOVERY_ENTRIES);
+    }
+
+    /// Copies `ifp` into a pooled buffer and holds it at `pos`.
+    fn hold(&mut self, pos: i64, ifp: Octets<'_>, source: Source, now: Instant) {
+        let mut buf = self.pool.take();
+        ifp.copy_to(&mut buf);
+        if let Some(unused) = self.window.hold(pos, buf, source, now) {
+            self.pool.give(unused);
+        }
+    }
+
     /// A packet from before `next`: a duplicate, a late one, or the start of a restart.
-    fn behind(&mut self, now: Instant, pos: i64, packet: UdptlPacket) {
-        let Some(window) = &self.window else { return };
-        match window.slot(pos) {
+    fn behind(&mut self, now: Instant, pos: i64, packet: &UdptlView<'_>) {
+        match self.window.slot(pos) {
             Slot::Known(_) => self.stats.duplicates += 1,
             _ => self.stats.late += 1,
         }
@@ -233,12 +263,12 @@ impl UdptlReceiver {
     }
 
     /// Delivers what is held, forgets the old numbering and starts again from `packet`.
-    fn resync(&mut self, now: Instant, packet: UdptlPacket) {
-        while self.window.as_ref().is_some_and(|w| !w.held.is_empty()) {
+    fn resync(&mut self, now: Instant, packet: &UdptlView<'_>) {
+        while self.window.held_len() > 0 {
             self.give_up_gap();
         }
         self.stats.resyncs += 1;
-        self.window = None;
+        self.started = false;
         self.fec.clear();
         self.behind_run = 0;
         self.last_behind = None;
@@ -247,100 +277,41 @@ impl UdptlReceiver {
     }
 
     fn give_up_gap(&mut self) {
-        if let Some(window) = &mut self.window {
-            self.stats.lost += window.skip_gap();
-        }
+        self.stats.lost += self.window.skip_gap(&mut self.pool);
         self.deliver();
     }
 
     fn enforce_max_held(&mut self) {
         let max = self.config.max_held.max(1);
-        while self.window.as_ref().is_some_and(|w| w.held.len() > max) {
+        while self.window.held_len() > max {
             self.give_up_gap();
         }
     }
 
     fn deliver(&mut self) {
-        let Some(window) = &mut self.window else {
-            return;
-        };
-        while let Some((pos, held)) = window.pop_ready() {
+        while let Some(held) = self.window.pop_ready(&mut self.pool) {
             match held.source {
                 Source::Primary => {}
                 Source::Redundancy => self.stats.recovered_redundancy += 1,
                 Source::Fec => self.stats.recovered_fec += 1,
             }
-            self.out.push_back((pos as u16, held.ifp));
-        }
-    }
-
-    /// Rebuilds every awaited IFP that is the only one missing from some FEC group; repeats
-    /// because each repair can complete another group.
-    fn repair(&mut self, now: Instant) {
-        let Some(window) = &mut self.window else {
-            return;
-        };
-        loop {
-            let mut repaired = Vec::new();
-            for record in &self.fec {
-                for (m, parity) in record.entries.iter().enumerate() {
-                    if let Some(found) = repair_group(window, record, m, parity) {
-                        repaired.push(found);
-                    }
-                }
-            }
-            let mut progress = false;
-            for (pos, mut ifp) in repaired {
-                // The XOR of a correct repair is zero past the IFP's own end; anything else
-                // means the parity and what we hold do not belong together, so drop it.
-                let Some(len) = ifp_len(&ifp, self.config.t38_version) else {
-                    continue;
-                };
-                if ifp[len..].iter().any(|&b| b != 0) || window.held.contains_key(&pos) {
-                    continue;
-                }
-                ifp.truncate(len);
-                window.hold(pos, ifp, Source::Fec, now);
-                progress = true;
-            }
-            if !progress {
-                return;
-            }
+            self.out.push_back((held.pos as u16, held.ifp));
         }
     }
 }
+
+/// Most held IFPs [`UdptlReceiver::prepare`] makes room for; a larger `max_held` works, with
+/// allocations when the window is that full.
+const MAX_PREPARED_HELD: usize = 256;
 
 /// The smallest resync gap honoured: a redundancy or FEC window must never trigger one.
 const MIN_RESYNC_GAP: u16 = 32;
 
 /// How many IFPs before the first packet it carries copies of, so a stream whose first
 /// datagrams were lost still starts at its beginning.
-fn lead(packet: &UdptlPacket) -> i64 {
-    match &packet.recovery {
-        Recovery::Redundancy(s) => s.iter().take_while(|ifp| !ifp.is_empty()).count() as i64,
-        Recovery::Fec { .. } => 0,
+fn lead(packet: &UdptlView<'_>) -> i64 {
+    match packet.recovery {
+        RecoveryView::Redundancy(s) => s.iter().take_while(|ifp| !ifp.is_empty()).count() as i64,
+        RecoveryView::Fec { .. } => 0,
     }
-}
-
-/// The IFP FEC message `m` of `record` can rebuild: the group's only missing member, if it
-/// can still be delivered and everything else in the group is at hand.
-fn repair_group(
-    window: &Window,
-    record: &FecRecord,
-    m: usize,
-    parity: &[u8],
-) -> Option<(i64, Vec<u8>)> {
-    let mut missing = None;
-    let mut acc = parity.to_vec();
-    for offset in fec::covered_offsets(m, record.span, record.entries.len()) {
-        let pos = record.pos + offset;
-        match window.slot(pos) {
-            // A member longer than the parity means the two do not belong together.
-            Slot::Known(ifp) if ifp.len() > parity.len() => return None,
-            Slot::Known(ifp) => fec::xor_into(&mut acc, ifp),
-            Slot::Awaited if missing.is_none() => missing = Some(pos),
-            _ => return None,
-        }
-    }
-    missing.map(|pos| (pos, acc))
 }

@@ -3,10 +3,13 @@
 //!
 //! Positions are "extended" sequence numbers (`i64`) so that ordering survives the wrap of the
 //! 16-bit UDPTL number; [`Window::extend`] maps a wire number onto the position nearest to the
-//! next one expected.
+//! next one expected. Every IFP buffer comes from, and goes back to, the receiver's [`Pool`];
+//! the two queues keep their capacity, so a window in use allocates nothing.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
+
+use super::pool::Pool;
 
 /// How many passed positions are remembered, for FEC groups and for telling duplicates from
 /// late packets. FEC groups reaching further back than this are not used.
@@ -23,6 +26,7 @@ pub(crate) enum Source {
 /// An IFP waiting for the positions before it.
 #[derive(Debug)]
 pub(crate) struct Held {
+    pub(crate) pos: i64,
     pub(crate) ifp: Vec<u8>,
     pub(crate) source: Source,
     pub(crate) arrived: Instant,
@@ -45,18 +49,37 @@ pub(crate) enum Slot<'a> {
 pub(crate) struct Window {
     /// Position of the next IFP to deliver.
     pub(crate) next: i64,
-    pub(crate) held: BTreeMap<i64, Held>,
+    /// Held IFPs in ascending position order, all at `next` or later.
+    held: VecDeque<Held>,
     /// Passed positions `next - past.len() .. next`, oldest first; `None` = lost.
     past: VecDeque<Option<Vec<u8>>>,
 }
 
 impl Window {
-    pub(crate) fn new(next: i64) -> Self {
+    /// An empty window; [`Window::reserve`] sizes it once a stream starts.
+    pub(crate) fn new() -> Self {
         Window {
-            next,
-            held: BTreeMap::new(),
-            past: VecDeque::with_capacity(HISTORY),
+            next: 0,
+            held: VecDeque::new(),
+            past: VecDeque::new(),
         }
+    }
+
+    /// Makes room for the whole history and for `held` IFPs waiting at once.
+    pub(crate) fn reserve(&mut self, held: usize) {
+        self.held.reserve(held.saturating_sub(self.held.len()));
+        self.past.reserve(HISTORY.saturating_sub(self.past.len()));
+    }
+
+    /// Forgets everything and expects `next` first; the buffers go back to `pool`.
+    pub(crate) fn reset(&mut self, next: i64, pool: &mut Pool) {
+        for held in self.held.drain(..) {
+            pool.give(held.ifp);
+        }
+        for ifp in self.past.drain(..).flatten() {
+            pool.give(ifp);
+        }
+        self.next = next;
     }
 
     /// The position of wire number `seq` nearest to `next` (within ±32K).
@@ -65,11 +88,16 @@ impl Window {
         self.next + i64::from(delta)
     }
 
+    /// Where `pos` is, or would go, in `held`.
+    fn find(&self, pos: i64) -> Result<usize, usize> {
+        self.held.binary_search_by_key(&pos, |h| h.pos)
+    }
+
     pub(crate) fn slot(&self, pos: i64) -> Slot<'_> {
         if pos >= self.next {
-            return match self.held.get(&pos) {
-                Some(h) => Slot::Known(&h.ifp),
-                None => Slot::Awaited,
+            return match self.find(pos) {
+                Ok(i) => Slot::Known(&self.held[i].ifp),
+                Err(_) => Slot::Awaited,
             };
         }
         let back = (self.next - pos) as usize;
@@ -82,44 +110,76 @@ impl Window {
         }
     }
 
-    /// Holds an IFP for `pos` (≥ `next`) unless one is held already.
-    pub(crate) fn hold(&mut self, pos: i64, ifp: Vec<u8>, source: Source, now: Instant) {
-        debug_assert!(pos >= self.next);
-        self.held.entry(pos).or_insert(Held {
-            ifp,
-            source,
-            arrived: now,
-        });
+    /// The held IFP at `pos`, if any.
+    pub(crate) fn held_mut(&mut self, pos: i64) -> Option<&mut Held> {
+        let i = self.find(pos).ok()?;
+        self.held.get_mut(i)
     }
 
-    /// Takes the IFP at `next` if it is held, and moves past it.
-    pub(crate) fn pop_ready(&mut self) -> Option<(i64, Held)> {
-        let held = self.held.remove(&self.next)?;
-        let pos = self.next;
-        self.pass(Some(held.ifp.clone()));
-        Some((pos, held))
+    /// How many IFPs are held.
+    pub(crate) fn held_len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Holds an IFP for `pos` (≥ `next`); if one is held there already, `ifp` is handed back.
+    pub(crate) fn hold(
+        &mut self,
+        pos: i64,
+        ifp: Vec<u8>,
+        source: Source,
+        now: Instant,
+    ) -> Option<Vec<u8>> {
+        match self.find(pos) {
+            Ok(_) => Some(ifp),
+            Err(i) => {
+                self.held.insert(
+                    i,
+                    Held {
+                        pos,
+                        ifp,
+                        source,
+                        arrived: now,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// Takes the IFP at `next` if it is held, and moves past it (keeping a copy in the
+    /// history, for FEC and for spotting duplicates).
+    pub(crate) fn pop_ready(&mut self, pool: &mut Pool) -> Option<Held> {
+        if self.held.front()?.pos != self.next {
+            return None;
+        }
+        let held = self.held.pop_front()?;
+        let copy = pool.copy_of(&held.ifp);
+        self.pass(Some(copy), pool);
+        Some(held)
     }
 
     /// Gives up on the missing positions before the first held IFP; returns how many.
-    pub(crate) fn skip_gap(&mut self) -> u64 {
-        let Some(&first) = self.held.keys().next() else {
+    pub(crate) fn skip_gap(&mut self, pool: &mut Pool) -> u64 {
+        let Some(first) = self.held.front().map(|h| h.pos) else {
             return 0;
         };
         let missing = (first - self.next).max(0) as u64;
         for _ in 0..missing {
-            self.pass(None);
+            self.pass(None, pool);
         }
         missing
     }
 
     /// When the oldest held IFP arrived (it has waited longest for the gap before it).
     pub(crate) fn oldest_arrival(&self) -> Option<Instant> {
-        self.held.values().map(|h| h.arrived).min()
+        self.held.iter().map(|h| h.arrived).min()
     }
 
-    fn pass(&mut self, ifp: Option<Vec<u8>>) {
+    fn pass(&mut self, ifp: Option<Vec<u8>>, pool: &mut Pool) {
         if self.past.len() == HISTORY {
-            self.past.pop_front();
+            if let Some(Some(old)) = self.past.pop_front() {
+                pool.give(old);
+            }
         }
         self.past.push_back(ifp);
         self.next += 1;

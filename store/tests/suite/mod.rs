@@ -1,5 +1,6 @@
 //! The conformance suite every [`Store`] implementation must pass.
 
+pub mod deliveries;
 pub mod fax;
 pub mod isolation;
 pub mod queue;
@@ -52,6 +53,7 @@ pub async fn run(s: &dyn Store) {
     kv(s).await;
     isolation::run(s).await;
     fax::run(s).await;
+    deliveries::run(s).await;
 }
 
 async fn tenants_and_numbers(s: &dyn Store) {

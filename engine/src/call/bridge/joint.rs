@@ -81,7 +81,7 @@ impl BridgedStream {
             }
             s.handle_timeout(now);
             while let Some((seq, ifp)) = s.poll_ifp() {
-                sink(&ifp, seq);
+                sink(ifp, seq);
             }
         }
     }

@@ -1,0 +1,748 @@
+//! `faxserver serve` as a whole, through its real binary, API and SIP on loopback.
+//!
+//! `nothing_lost_across_sigkill` (issue #7 item 7): server A sends four faxes to server B
+//! (another `faxserver serve`, receiving). One job's first gateway answers 486, so it waits
+//! out its back-off; one is mid-fax. A is killed with SIGKILL and started again. Every job
+//! must end exactly once (one final event, status done), and B must hold every page of every
+//! fax exactly once: one successful reception per fax, and the pages of the interrupted one
+//! split between the cut-short call and the retry, none twice.
+//!
+//! The other tests cover the embedded defaults: the admin key printed once and kept 0600,
+//! unknown config keys reported, `/admin/faxes` and `/admin/reload`, and SIGTERM exiting 0.
+//!
+//! Conditions are polled through the API or the store with a deadline, never waited for
+//! with a fixed sleep.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use store::{Direction, SqliteStore, Store};
+
+const A_KEY: &str = "admin-key-of-a";
+const B_KEY: &str = "admin-key-of-b";
+const SENDER: &str = "+15551230001";
+/// Its first gateway answers 486: this job waits out a back-off when A is killed.
+const BUSY_CALLEE: &str = "+15557770001";
+const CALLEES: [&str; 3] = ["+15558880001", "+15558880002", "+15558880003"];
+const PAGES: i64 = 3;
+
+// ---- a small HTTP/1.1 client (Connection: close) ----
+
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}), status {}: {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: &str,
+    body: Option<(&str, &[u8])>,
+) -> Reply {
+    let mut s = TcpStream::connect(addr).expect("connect to the API");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if !auth.is_empty() {
+        req.push_str(&format!("Authorization: {auth}\r\n"));
+    }
+    let bytes = body.map_or(&[][..], |(_, b)| b);
+    if let Some((ct, _)) = body {
+        req.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read the reply");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete reply");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = unchunk(&body);
+    }
+    Reply { status, body }
+}
+
+fn unchunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let Some(chunk) = b.get(eol + 2..eol + 2 + size) else {
+            break;
+        };
+        out.extend_from_slice(chunk);
+        b = b.get(eol + 4 + size..).unwrap_or_default();
+    }
+    out
+}
+
+fn basic(user: &str, password: &str) -> String {
+    // Base64 by hand: the root package has no base64 crate, and this is eight lines.
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}");
+    let mut out = String::new();
+    for chunk in input.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    format!("Basic {out}")
+}
+
+fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+fn post_json(addr: SocketAddr, path: &str, key: &str, body: Value) -> Value {
+    let text = body.to_string();
+    let r = http(
+        addr,
+        "POST",
+        path,
+        &bearer(key),
+        Some(("application/json", text.as_bytes())),
+    );
+    assert!(
+        r.status < 300,
+        "POST {path}: {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
+
+/// Polls `check` until it gives a value or `limit` passes.
+fn until<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        // Pacing between polls; the condition, not the pause, ends the wait.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---- a faxserver serve process ----
+
+struct Server {
+    child: Child,
+    api: SocketAddr,
+    sip: SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, name: &str, config: &Value, env: &[(&str, &str)]) -> Server {
+        std::fs::create_dir_all(dir).unwrap();
+        let config_path = dir.join(format!("{name}.json"));
+        std::fs::write(&config_path, serde_json::to_vec_pretty(config).unwrap()).unwrap();
+        let stderr = dir.join(format!("{name}.stderr"));
+        let err_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr)
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faxserver"));
+        cmd.arg("serve")
+            .env("FAXSERVER_CONFIG", &config_path)
+            .env("FAXSERVER_DATA_DIR", dir.join("data"))
+            .env("RUST_LOG", "info,spandsp=error")
+            .env_remove("FAXSERVER_ADMIN_API_KEY")
+            .env_remove("FAXSERVER_DATABASE_URL")
+            .env_remove("FAXSERVER_API_LISTEN")
+            .env_remove("FAXSERVER_SIP_LISTEN")
+            .stdout(Stdio::piped())
+            .stderr(err_file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start faxserver serve");
+        let out = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let keep = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let (mut api, mut sip) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while api.is_none() || sip.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("{name} did not start; stderr:\n{}", tail(&stderr)));
+            if let Some(a) = line.strip_prefix("api listening on ") {
+                api = a.parse().ok();
+            }
+            if let Some(a) = line.strip_prefix("sip listening on ") {
+                sip = a.parse().ok();
+            }
+        }
+        Server {
+            child,
+            api: api.unwrap(),
+            sip: sip.unwrap(),
+            stdout: lines,
+            stderr,
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM:\n{}",
+                tail(&self.stderr)
+            );
+            // Pacing between polls of the exit status.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+fn config(ports: &str, key: &str, extra: Value) -> Value {
+    let mut c = json!({
+        "web": {"listen": "127.0.0.1:0", "api_key": key},
+        "sip": {"listen": "127.0.0.1:0", "media_ports": ports, "media_speed": 8},
+    });
+    if let (Some(c), Value::Object(extra)) = (c.as_object_mut(), extra) {
+        c.extend(extra);
+    }
+    c
+}
+
+// ---- a SIP peer that is always busy ----
+
+/// Answers every INVITE with 486 Busy Here; stops when dropped.
+struct BusyPeer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl BusyPeer {
+    fn start() -> BusyPeer {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while !flag.load(Ordering::SeqCst) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if text.starts_with("INVITE ") {
+                    let _ = sock.send_to(busy_here(&text).as_bytes(), from);
+                }
+            }
+        });
+        BusyPeer { addr, stop }
+    }
+}
+
+impl Drop for BusyPeer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn busy_here(invite: &str) -> String {
+    let mut out = String::from("SIP/2.0 486 Busy Here\r\n");
+    for line in invite.split("\r\n").skip(1) {
+        if line.is_empty() {
+            break;
+        }
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "v" | "from" | "f" | "call-id" | "i" | "cseq" => {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+            "to" | "t" => {
+                out.push_str(line);
+                out.push_str(";tag=busy1\r\n");
+            }
+            _ => {}
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+// ---- the fax ----
+
+fn document() -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/fax-images");
+    let pages: Vec<Vec<u8>> = (1..=PAGES)
+        .map(|i| std::fs::read(root.join(format!("spandsp_itu{i}.pbm"))).expect("ITU chart"))
+        .collect();
+    let inputs: Vec<&[u8]> = pages.iter().map(Vec::as_slice).collect();
+    engine::documents::images_to_fax_tiff(&inputs, &engine::documents::ConvertOptions::default())
+        .expect("charts to TIFF")
+        .tiff
+}
+
+fn send_fax(api: SocketAddr, auth: &str, tiff: &[u8], callee: &str) -> String {
+    let boundary = "faxserverboundary7";
+    let mut body = Vec::new();
+    for (name, value) in [("caller_number", SENDER), ("callee_number", callee)] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fax.tif\"\r\nContent-Type: image/tiff\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(tiff);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let r = http(api, "POST", "/fax/send", auth, Some((&ct, &body)));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["job_uuid"].as_str().unwrap().to_owned()
+}
+
+/// B: one tenant owning every callee, and A's address allowed to call.
+fn provision_receiver(b: &Server) {
+    let t = post_json(b.api, "/admin/tenant", B_KEY, json!({"name": "receiver"}));
+    let tid = t["id"].as_i64().unwrap();
+    for n in std::iter::once(BUSY_CALLEE).chain(CALLEES) {
+        post_json(
+            b.api,
+            "/admin/number",
+            B_KEY,
+            json!({"tenant_id": tid, "number": n}),
+        );
+    }
+    post_json(
+        b.api,
+        "/admin/gateway",
+        B_KEY,
+        json!({"name": "server-a", "uri": "sip:127.0.0.1:5060", "allowed_sources": ["127.0.0.1"]}),
+    );
+    let r = http(b.api, "GET", "/admin/reload", &bearer(B_KEY), None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["message"], "Data reloaded successfully");
+}
+
+/// A: the sending tenant and its user; B as the upstream; the busy peer first for one
+/// number (a number of another tenant of A, so that its own endpoints apply).
+fn provision_sender(a: &Server, b_sip: SocketAddr, busy: SocketAddr) -> String {
+    let t = post_json(a.api, "/admin/tenant", A_KEY, json!({"name": "sender"}));
+    let tid = t["id"].as_i64().unwrap();
+    post_json(
+        a.api,
+        "/admin/number",
+        A_KEY,
+        json!({"tenant_id": tid, "number": SENDER}),
+    );
+    post_json(
+        a.api,
+        "/admin/user",
+        A_KEY,
+        json!({"tenant_id": tid, "username": "alice", "password": "correct horse"}),
+    );
+    let far = post_json(a.api, "/admin/tenant", A_KEY, json!({"name": "far"}));
+    let far_id = far["id"].as_i64().unwrap();
+    let n = post_json(
+        a.api,
+        "/admin/number",
+        A_KEY,
+        json!({"tenant_id": far_id, "number": BUSY_CALLEE}),
+    );
+    let nid = n["id"].as_i64().unwrap();
+    for (name, addr) in [("busy", busy), ("server-b", b_sip)] {
+        post_json(
+            a.api,
+            "/admin/gateway",
+            A_KEY,
+            json!({"name": name, "uri": format!("sip:{addr}")}),
+        );
+    }
+    post_json(
+        a.api,
+        "/admin/endpoint",
+        A_KEY,
+        json!({"type": "number", "type_id": nid, "endpoint_type": "gateway", "endpoint": "busy", "priority": 1}),
+    );
+    post_json(
+        a.api,
+        "/admin/endpoint",
+        A_KEY,
+        json!({"type": "number", "type_id": nid, "endpoint_type": "gateway", "endpoint": "server-b", "priority": 2}),
+    );
+    post_json(
+        a.api,
+        "/admin/endpoint",
+        A_KEY,
+        json!({"type": "global", "endpoint_type": "gateway", "endpoint": "server-b", "priority": 1}),
+    );
+    basic("alice", "correct horse")
+}
+
+fn faxes(a: &Server) -> Value {
+    let r = http(a.api, "GET", "/admin/faxes", &bearer(A_KEY), None);
+    assert_eq!(r.status, 200);
+    r.json()
+}
+
+/// The receptions B stored, per callee: (pages, T.30 result code) of each.
+async fn receptions(db: &Path) -> BTreeMap<String, Vec<(i64, Option<i64>)>> {
+    let store = SqliteStore::open(db).await.expect("open B's store");
+    let mut out: BTreeMap<String, Vec<(i64, Option<i64>)>> = BTreeMap::new();
+    for t in store.list_tenants().await.unwrap() {
+        for job in store.list_jobs(t.id, 1000).await.unwrap() {
+            assert_eq!(job.direction, Direction::Inbound);
+            let doc = store
+                .get_document(t.id, job.document_id.unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            let code = store.list_attempts(t.id, job.id).await.unwrap()[0].result_code;
+            out.entry(job.callee.clone())
+                .or_default()
+                .push((doc.pages, code));
+        }
+    }
+    out
+}
+
+#[test]
+fn nothing_lost_across_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let busy = BusyPeer::start();
+    let b_dir = dir.path().join("b");
+    let b = Server::start(&b_dir, "b", &config("42000-42999", B_KEY, json!({})), &[]);
+    provision_receiver(&b);
+
+    let a_dir = dir.path().join("a");
+    let a_config = config(
+        "41000-41999",
+        A_KEY,
+        json!({
+            "faxing": {"retry_delay": "60s", "retry_attempts": "2"},
+            "queue": {"max_channels": 1, "poll_interval": "1s", "lease": "60s"},
+        }),
+    );
+    let a = Server::start(&a_dir, "a", &a_config, &[]);
+    let alice = provision_sender(&a, b.sip, busy.addr);
+    let tiff = document();
+    let mut jobs = vec![send_fax(a.api, &alice, &tiff, BUSY_CALLEE)];
+    for c in CALLEES {
+        jobs.push(send_fax(a.api, &alice, &tiff, c));
+    }
+
+    // The moment to kill: the busy job waits for its retry, another is mid-fax with at
+    // least one page confirmed (and stored: the tracker shows a page only after that).
+    let sending = until(
+        "one job waiting and one mid-fax",
+        Duration::from_secs(120),
+        || {
+            let v = faxes(&a);
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let waiting = items
+                .iter()
+                .any(|i| i["job_uuid"] == jobs[0].as_str() && i["phase"] == "WAITING");
+            let mid = items.iter().find(|i| {
+                i["phase"] == "SENDING"
+                    && i["pages_sent"].as_i64().unwrap_or(0) >= 1
+                    && i["pages_sent"].as_i64().unwrap_or(0) < PAGES
+            });
+            match (waiting, mid) {
+                (true, Some(m)) => Some(m["job_uuid"].as_str().unwrap().to_owned()),
+                _ => None,
+            }
+        },
+    );
+    a.kill();
+    let callee_of = |id: &str| {
+        let i = jobs.iter().position(|j| j == id).unwrap();
+        if i == 0 {
+            BUSY_CALLEE
+        } else {
+            CALLEES[i - 1]
+        }
+    };
+    // Restart once B has given up on the call A dropped, so that its RTP no longer flows to
+    // the port A's next call may get (a real far end may keep streaming for a while; the
+    // server starts its port pool at a random pair for that, which a test cannot rely on).
+    let b_db = b_dir.join("data/faxserver.db");
+    let cut = callee_of(&sending);
+    until(
+        "B to store the cut-short call",
+        Duration::from_secs(120),
+        || {
+            rt.block_on(receptions(&b_db))
+                .get(cut)
+                .is_some_and(|r| r.iter().any(|(_, code)| *code != Some(0)))
+                .then_some(())
+        },
+    );
+
+    let a = Server::start(&a_dir, "a", &a_config, &[]);
+    // The back-off survived the crash: still waiting, its one busy attempt remembered.
+    let x = http(a.api, "GET", &format!("/fax/{}", jobs[0]), &alice, None).json();
+    assert_eq!(x["status"], "queued", "{x:#}");
+    assert_eq!(x["attempts"].as_array().map(Vec::len), Some(1), "{x:#}");
+    let finals = until("every job final", Duration::from_secs(300), || {
+        let mut out = Vec::new();
+        for id in &jobs {
+            let r = http(a.api, "GET", &format!("/fax/{id}"), &alice, None);
+            assert_eq!(r.status, 200);
+            let v = r.json();
+            match v["status"].as_str() {
+                Some("done" | "failed") => out.push(v),
+                _ => return None,
+            }
+        }
+        Some(out)
+    });
+    for v in &finals {
+        assert_eq!(v["status"], "done", "{v:#}\n{}", tail(&a.stderr));
+    }
+    // The interrupted job resumed after its confirmed pages: no page number twice.
+    let resumed = finals
+        .iter()
+        .find(|v| v["job_uuid"] == sending.as_str())
+        .unwrap();
+    let mut pages: Vec<i64> = resumed["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| {
+            a["page_results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["page"].as_i64().unwrap())
+        })
+        .collect();
+    pages.sort_unstable();
+    assert_eq!(
+        pages,
+        vec![1, 2, 3],
+        "each page confirmed once: {resumed:#}"
+    );
+    assert!(
+        resumed["attempts"].as_array().unwrap().len() >= 2,
+        "cut short, then resumed: {resumed:#}"
+    );
+    let busy_job = &finals[0];
+    let tried: Vec<i64> = busy_job["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["gateway_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        tried.len(),
+        3,
+        "two busy attempts, then the next gateway: {busy_job:#}"
+    );
+    assert_eq!(tried[0], tried[1]);
+    assert_ne!(tried[1], tried[2]);
+    let view = faxes(&a);
+    assert_eq!(view["active"], 0);
+    let status = a.terminate();
+    assert!(status.success(), "SIGTERM exit: {status:?}");
+
+    // A's log: each job ended exactly once.
+    let a_db = a_dir.join("data/faxserver.db");
+    rt.block_on(async {
+        let store = SqliteStore::open(&a_db).await.unwrap();
+        for t in store.list_tenants().await.unwrap() {
+            for job in store.list_jobs(t.id, 100).await.unwrap() {
+                let kinds: Vec<String> = store
+                    .list_events(Some(t.id), Some(job.id), 1000)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| e.kind)
+                    .collect();
+                let ends = kinds
+                    .iter()
+                    .filter(|k| *k == "job.completed" || *k == "job.failed")
+                    .count();
+                assert_eq!(ends, 1, "job {} ended {ends} times: {kinds:?}", job.id);
+                if job.id.to_string() == sending {
+                    assert!(
+                        kinds.contains(&"attempt.interrupted".to_owned()),
+                        "{kinds:?}"
+                    );
+                }
+            }
+        }
+    });
+
+    // B: every fax delivered exactly once; the cut-short call's pages plus the retry's are
+    // the document, once.
+    let got = until(
+        "B to store every reception",
+        Duration::from_secs(120),
+        || {
+            let got = rt.block_on(receptions(&b_db));
+            let complete = std::iter::once(BUSY_CALLEE).chain(CALLEES).all(|c| {
+                got.get(c)
+                    .is_some_and(|r| r.iter().map(|(p, _)| p).sum::<i64>() >= PAGES)
+            });
+            complete.then_some(got)
+        },
+    );
+    for callee in std::iter::once(BUSY_CALLEE).chain(CALLEES) {
+        let r = &got[callee];
+        let ok = r.iter().filter(|(_, code)| *code == Some(0)).count();
+        assert_eq!(ok, 1, "{callee}: successful receptions {r:?}");
+        let pages: i64 = r.iter().map(|(p, _)| p).sum();
+        assert_eq!(pages, PAGES, "{callee}: pages received {r:?}");
+    }
+    assert!(!b.stderr().contains("panicked"), "{}", b.stderr());
+    assert!(b.terminate().success());
+}
+
+#[test]
+fn embedded_defaults_key_reload_and_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = json!({
+        "web": {"listen": "127.0.0.1:0"},
+        "sip": {"listen": "127.0.0.1:0", "media_ports": "43000-43099"},
+        "colour": "blue",
+        "freeswitch": {"event_client_socket": "127.0.0.1:8021"},
+    });
+    let s = Server::start(dir.path(), "s", &cfg, &[]);
+    let lines = s.stdout.lock().unwrap().clone();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("generated an admin API key"))
+        .unwrap_or_else(|| panic!("no key line: {lines:?}"));
+    let key = lines[at + 1].trim().to_owned();
+    assert_eq!(key.len(), 64);
+    let file = dir.path().join("data/admin-api-key");
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), key);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        dir.path().join("data/faxserver.db").exists(),
+        "SQLite under the data directory"
+    );
+
+    assert_eq!(
+        http(s.api, "GET", "/admin/faxes", &bearer("wrong"), None).status,
+        401
+    );
+    let r = http(s.api, "GET", "/admin/faxes", &basic("admin", &key), None);
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["active"], 0);
+    assert!(v["items"].as_array().unwrap().is_empty());
+    let r = http(s.api, "GET", "/admin/reload", &bearer(&key), None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["message"], "Data reloaded successfully");
+    assert_eq!(http(s.api, "GET", "/health", "", None).status, 200);
+
+    let err = s.stderr();
+    assert!(err.contains("unknown config key `colour`"), "{err}");
+    assert!(err.contains("freeswitch.event_client_socket"), "{err}");
+    assert!(!err.contains(&key), "the key is never logged");
+    let status = s.terminate();
+    assert!(status.success(), "{status:?}");
+
+    // Second start: the same key, read back, not printed.
+    let s = Server::start(dir.path(), "s", &cfg, &[]);
+    let lines = s.stdout.lock().unwrap().clone();
+    assert!(!lines.iter().any(|l| l.contains(&key)), "{lines:?}");
+    assert_eq!(
+        http(s.api, "GET", "/admin/faxes", &bearer(&key), None).status,
+        200
+    );
+    assert!(s.terminate().success());
+}
