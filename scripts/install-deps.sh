@@ -12,6 +12,7 @@ packages=(
     sip-tester                                # sipp: scripted SIP peer in sip/tests/sipp_interop.rs
     postgresql                                # the production store, for store's PostgreSQL tests
     python3-aiosmtpd                          # loopback SMTP server for notify's e-mail tests
+    chromium                                  # headless browser: Swagger UI renders /openapi.json (api tests)
 )
 
 missing=()

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
+mod logging;
 mod serve;
 mod tools;
 
@@ -36,20 +36,21 @@ enum Command {
     Receive(tools::receive::ReceiveArgs),
     /// Run the server: SIP, the durable queue, incoming faxes and the REST API.
     Serve(serve::ServeArgs),
+    /// Import FreeSWITCH gateways or a gofaxserver installation into the server's database.
+    #[command(subcommand)]
+    Import(tools::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            // SpanDSP warns about routine events of successful calls (e.g. "ECM carrier not
-            // found" as the line goes quiet); call results carry what matters, and
-            // RUST_LOG=spandsp=warn brings them back.
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("warn,spandsp=error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // SpanDSP warns about routine events of successful calls (e.g. "ECM carrier not found"
+    // as the line goes quiet); call results carry what matters, and FAXSERVER_LOG=spandsp=warn
+    // brings them back. The server reports its work at info; the tools stay quiet.
+    logging::init(match cli.command {
+        Command::Serve(_) => "info,spandsp=error",
+        _ => "warn,spandsp=error",
+    });
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("faxserver: {err:#}");
@@ -64,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => tools::send::run(args),
         Command::Receive(args) => tools::receive::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Import(args) => tools::import::run(args),
     }
 }
 

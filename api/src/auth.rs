@@ -5,6 +5,12 @@
 //! `username:password` over Basic (argon2-verified by the store) or an API token as Bearer
 //! (looked up by its SHA-256 hash). Every failure is the same 401, so that a caller cannot
 //! tell a wrong user name from a wrong password.
+//!
+//! Wrong credentials count against the client's address ([`crate::guard`]): past a few, the
+//! address gets 429 with `Retry-After` before its credentials are even checked, for a time
+//! that doubles with each further failure. Absent credentials do not count (browsers and
+//! gofaxserver clients often try without first). A tenant's requests also spend its rate
+//! budget.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -13,6 +19,7 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::guard::client_ip;
 use crate::AppState;
 use store::{TenantId, UserId};
 
@@ -67,14 +74,18 @@ impl FromRequestParts<AppState> for AdminAuth {
         if state.admin_api_key.is_empty() {
             return Err(ApiError::Unauthorized);
         }
+        let ip = client_ip(parts);
+        state.guard.before_auth(ip)?;
         let presented = match credentials(parts) {
             Some(Credentials::Basic { password, .. }) => password,
             Some(Credentials::Bearer(token)) => token,
             None => return Err(ApiError::Unauthorized),
         };
         if key_matches(&presented, &state.admin_api_key) {
+            state.guard.auth_succeeded(ip);
             Ok(AdminAuth)
         } else {
+            state.guard.auth_failed(ip);
             Err(ApiError::Unauthorized)
         }
     }
@@ -93,14 +104,21 @@ impl FromRequestParts<AppState> for TenantAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ip = client_ip(parts);
+        state.guard.before_auth(ip)?;
         let user = match credentials(parts) {
             Some(Credentials::Basic { user, password }) => {
                 state.store.verify_user_password(&user, &password).await?
             }
             Some(Credentials::Bearer(token)) => state.store.user_by_token(&token).await?,
-            None => None,
+            None => return Err(ApiError::Unauthorized),
         };
-        let user = user.ok_or(ApiError::Unauthorized)?;
+        let Some(user) = user else {
+            state.guard.auth_failed(ip);
+            return Err(ApiError::Unauthorized);
+        };
+        state.guard.auth_succeeded(ip);
+        state.guard.tenant_request(user.tenant_id)?;
         Ok(TenantAuth {
             tenant_id: user.tenant_id,
             user_id: user.id,

@@ -66,6 +66,29 @@ pub enum ApiError {
     /// A dependency (the store) does not answer.
     #[error("service not ready")]
     NotReady,
+    /// Too many wrong credentials from this address; refused until `retry_after` seconds.
+    #[error("too many failed authentication attempts from this address; retry later")]
+    TooManyAuthFailures {
+        /// Seconds until the address may try again.
+        retry_after: u64,
+    },
+    /// The tenant's request rate is exceeded.
+    #[error("request rate limit exceeded; retry later")]
+    RateLimited {
+        /// Seconds until the next request is accepted.
+        retry_after: u64,
+    },
+    /// The toll-fraud guard refuses the destination (international or premium-rate).
+    #[error("{0}")]
+    DestinationBlocked(String),
+    /// The tenant's daily cap on faxes or pages is reached.
+    #[error("{message}")]
+    DailyLimit {
+        /// Which cap.
+        message: String,
+        /// Seconds until the count starts again (next UTC midnight).
+        retry_after: u64,
+    },
     /// A bug or an infrastructure failure; details are logged, not returned.
     #[error("internal server error")]
     Internal,
@@ -92,6 +115,10 @@ impl ApiError {
             | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidCursor => StatusCode::BAD_REQUEST,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyAuthFailures { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::DailyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::DestinationBlocked(_) => StatusCode::FORBIDDEN,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +144,10 @@ impl ApiError {
             ApiError::JobFinished(_) => "job_finished",
             ApiError::InvalidCursor => "invalid_cursor",
             ApiError::NotReady => "not_ready",
+            ApiError::TooManyAuthFailures { .. } => "too_many_auth_failures",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::DestinationBlocked(_) => "destination_blocked",
+            ApiError::DailyLimit { .. } => "daily_limit",
             ApiError::Internal => "internal",
         }
     }
@@ -124,6 +155,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            ApiError::TooManyAuthFailures { retry_after }
+            | ApiError::RateLimited { retry_after }
+            | ApiError::DailyLimit { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
         let mut resp = (self.status(), Json(body)).into_response();
         if matches!(self, ApiError::Unauthorized) {
@@ -134,6 +171,10 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Basic realm=\"Restricted\""),
             );
             h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

@@ -14,7 +14,9 @@ mod deliveries;
 mod error;
 mod extract;
 mod fax;
+pub mod guard;
 mod health;
+pub mod openapi;
 mod tenant;
 mod views;
 
@@ -26,6 +28,7 @@ use store::Store;
 pub use auth::{AdminAuth, TenantAuth};
 pub use error::ApiError;
 pub use fax::{Clock, FaxSettings};
+pub use guard::{Guard, GuardSettings};
 
 /// What every handler shares: the store, the administrator's API key and the fax settings.
 #[derive(Clone)]
@@ -36,6 +39,8 @@ pub struct AppState {
     pub admin_api_key: String,
     /// Limits, conversion and clock of the `/fax` routes.
     pub fax: FaxSettings,
+    /// Auth-failure and request-rate limits, shared by every clone of the state.
+    pub guard: Guard,
 }
 
 impl AppState {
@@ -45,6 +50,7 @@ impl AppState {
             store,
             admin_api_key: admin_api_key.into(),
             fax: FaxSettings::default(),
+            guard: Guard::default(),
         }
     }
 }
@@ -64,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(deliveries::routes())
+        .merge(openapi::routes())
         .nest("/admin", admin::routes())
         .nest("/tenant", tenant::routes())
         .nest("/fax", fax::routes(&state.fax))

@@ -56,6 +56,8 @@ async fn fax_to(w: &World, number: &str, sources: &[&str]) -> Run {
         tracker: w.tracker.clone(),
         peers: live,
         clock: w.clock.clock(),
+        events: w.events.clone(),
+        bridging: None,
     };
     // The agent admits everyone; the inbound side judges sources against the live peers.
     let mut cfg = AgentConfig::new(SocketAddr::new(LO, 0));

@@ -157,6 +157,7 @@ async fn shutdown_cancels_the_call_and_hands_the_job_back() {
         clock: w.clock.clock(),
         worker: "node-a".into(),
         shutdown: w2_shutdown,
+        events: w.events.clone(),
     });
     assert_eq!(q2.run_until_idle().await.unwrap(), 1);
     let dialed = w.dialer.dialed.lock().unwrap().clone();

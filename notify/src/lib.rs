@@ -20,6 +20,7 @@
 //! | [`http`] | one webhook POST and its verdict |
 //! | [`notifier`], [`sender`], [`subscriber`] | enqueue, send, listen |
 //! | [`loki`] | non-blocking batched log shipping, also as a `tracing` layer |
+//! | [`metrics`] | Prometheus `/metrics` and per-gateway figures |
 
 pub mod clock;
 pub mod documents;
@@ -29,6 +30,7 @@ pub mod gofax;
 pub mod http;
 pub mod lifecycle;
 pub mod loki;
+pub mod metrics;
 pub mod notifier;
 pub mod report;
 pub mod schedule;
@@ -42,6 +44,7 @@ pub use email::{Encryption, Mailer, SmtpConfig};
 pub use error::{Error, Result};
 pub use lifecycle::{Lifecycle, LifecycleKind};
 pub use loki::{Loki, LokiConfig, LokiLayer, LokiStats};
+pub use metrics::{GatewayFigures, Metrics};
 pub use notifier::{Notifier, NotifyConfig};
 pub use schedule::RetrySchedule;
 pub use sender::{DeliverySender, SenderConfig};

@@ -73,6 +73,7 @@ async fn deliveries_are_listed_replayed_and_secrets_never_returned() {
             clock: api_clock,
             ..FaxSettings::default()
         },
+        guard: api::Guard::default(),
     });
     let admin = basic("admin", ADMIN_KEY);
     e.store

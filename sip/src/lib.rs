@@ -11,6 +11,7 @@
 //! - [`registration`]: keeping our contact bound at a registrar (RFC 3261 §10).
 //! - [`registrar`]: peers that register to us, with the NAT binding table for calls to them.
 //! - [`probe`]: OPTIONS keep-alives that tell which peers are up, down or busy (RFC 3261 §11).
+//! - [`stats`]: counters of finished transactions by method and response class, for metrics.
 //! - [`auth`]: digest authentication, client and server (RFC 3261 §22, RFC 7616, RFC 8760).
 //!
 //! - [`transport`]: UDP and TCP transports (RFC 3261 §18, RFC 3581, RFC 5626 keep-alive):
@@ -27,6 +28,7 @@ pub mod registrar;
 pub mod registration;
 mod rng;
 pub mod sdp;
+pub mod stats;
 pub mod transaction;
 pub mod transport;
 

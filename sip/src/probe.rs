@@ -29,8 +29,11 @@ pub struct ProbeConfig {
     pub agent: LocalAgent,
     /// Time between probes.
     pub interval: Duration,
-    /// How long a probe may go unanswered before the peer is marked down.
+    /// How long a probe may go unanswered before it counts as missed.
     pub timeout: Duration,
+    /// Probes missed in a row (timeout or transport failure) before the peer is marked
+    /// down; one lost UDP datagram should not take a gateway out of service.
+    pub down_after: u32,
 }
 
 impl ProbeConfig {
@@ -40,6 +43,7 @@ impl ProbeConfig {
             agent,
             interval: Duration::from_secs(30),
             timeout: Duration::from_secs(5),
+            down_after: 1,
         }
     }
 }
@@ -89,6 +93,8 @@ struct Target {
     status: PeerStatus,
     /// The newest probe and when it times out, while unanswered.
     pending: Option<(TransactionId, Instant)>,
+    /// Probes missed in a row.
+    misses: u32,
     next_at: Instant,
 }
 
@@ -133,6 +139,7 @@ impl Prober {
                 cseq: 0,
                 status: PeerStatus::Unknown,
                 pending: None,
+                misses: 0,
                 next_at: now,
             },
         );
@@ -204,7 +211,7 @@ impl Prober {
             };
             if t.pending.is_some_and(|(_, at)| at <= now) {
                 t.pending = None;
-                self.set_status(id, PeerStatus::Down, None);
+                self.missed(id);
             }
             let Some(t) = self.targets.get_mut(&id) else {
                 continue;
@@ -223,8 +230,19 @@ impl Prober {
                         t.pending = Some((tx, after(now, self.cfg.timeout)));
                     }
                 }
-                Err(_) => self.set_status(id, PeerStatus::Down, None),
+                Err(_) => self.missed(id),
             }
+        }
+    }
+
+    /// A probe went unanswered or failed: down once `down_after` were missed in a row.
+    fn missed(&mut self, id: ProbeId) {
+        let Some(t) = self.targets.get_mut(&id) else {
+            return;
+        };
+        t.misses = t.misses.saturating_add(1);
+        if t.misses >= self.cfg.down_after.max(1) {
+            self.set_status(id, PeerStatus::Down, None);
         }
     }
 
@@ -235,6 +253,7 @@ impl Prober {
         if t.pending.is_some_and(|(p, _)| p == tx) {
             t.pending = None;
         }
+        t.misses = 0;
         if resp.status.as_u16() == 503 {
             let wait = resp
                 .headers
@@ -256,7 +275,7 @@ impl Prober {
         // Only the newest probe speaks for the peer; an older one failing says nothing new.
         if t.pending.is_some_and(|(p, _)| p == tx) {
             t.pending = None;
-            self.set_status(id, PeerStatus::Down, None);
+            self.missed(id);
         }
     }
 

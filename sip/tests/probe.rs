@@ -84,6 +84,12 @@ impl Rig {
         Rig::new(Far::Scripted(Box::new(policy)))
     }
 
+    fn with_config(far: Far, cfg: ProbeConfig) -> Rig {
+        let mut rig = Rig::new(far);
+        rig.prober = Prober::new(cfg, 3);
+        rig
+    }
+
     fn add(&mut self) -> ProbeId {
         let now = self.clock.now();
         let id = self
@@ -273,6 +279,33 @@ fn silence_marks_down_at_the_timeout_and_an_answer_brings_it_back() {
     // The unanswered transactions ended with Timer F and were swallowed by the prober.
     rig.run_for(Duration::from_secs(60));
     assert_eq!(rig.client.len(), 0);
+}
+
+#[test]
+fn down_only_after_n_probes_in_a_row_are_missed() {
+    // Silent from 20 s to 130 s; down after three misses in a row.
+    let far = Far::Scripted(Box::new(|req: &Request, t: Duration| {
+        if t >= Duration::from_secs(20) && t < Duration::from_secs(130) {
+            Reply::Silent
+        } else {
+            Reply::Now(answer(req, 200))
+        }
+    }));
+    let mut cfg = ProbeConfig::new(agent());
+    cfg.down_after = 3;
+    let mut rig = Rig::with_config(far, cfg);
+    let id = rig.add();
+    rig.run_for(Duration::from_secs(160));
+    assert_eq!(
+        rig.changes(),
+        [
+            (0, PeerStatus::Up, Some(200)),
+            // Probes at 30 s and 60 s missed: still up. The one at 90 s is the third.
+            (95_000, PeerStatus::Down, None),
+            (150_000, PeerStatus::Up, Some(200)),
+        ]
+    );
+    assert_eq!(rig.prober.status(id), Some(PeerStatus::Up));
 }
 
 #[test]

@@ -263,6 +263,11 @@ impl T38Gateway {
         self.shared.ifps.pop_front()
     }
 
+    /// IFPs dropped because [`MAX_QUEUED_IFPS`](crate::MAX_QUEUED_IFPS) were waiting.
+    pub fn dropped_ifps(&self) -> u64 {
+        self.shared.ifps_dropped
+    }
+
     /// The next relayed frame or progress event, if any.
     pub fn poll_event(&mut self) -> Option<GatewayEvent> {
         self.tracker.events.pop_front()

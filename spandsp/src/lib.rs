@@ -30,7 +30,8 @@ pub use config::{Compressions, Direction, LogLevel, Modems, Role, T30Config, T38
 pub use error::Error;
 pub use events::{CompletionCode, FaxEvent, FaxResult, PageResult, Resolution};
 pub use gateway::{GatewayConfig, GatewayEvent, GatewayResult, T38Gateway};
-pub use t38_terminal::{OutgoingIfp, T38Terminal};
+pub use shared::MAX_QUEUED_IFPS;
+pub use t38_terminal::{OutgoingIfp, T38Terminal, MAX_CATCH_UP_SAMPLES};
 pub use terminal::FaxTerminal;
 pub use tiff_check::{check_send_tiff, inspect_send_tiff, TiffCheck, TiffSummary};
 pub use tones::{ConnectTone, GeneratedTone, ToneDetector, ToneGenerator};

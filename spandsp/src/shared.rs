@@ -13,12 +13,19 @@ use crate::events::{FaxEvent, FaxResult, PageResult};
 use crate::ffi_util::owned_string;
 use crate::t38_terminal::OutgoingIfp;
 
+/// The most IFPs held for the caller between two polls. A caller that polls every tick
+/// never holds more than a few; a starved one that lets SpanDSP run on must not turn the
+/// backlog into unbounded memory, and IFPs that old are useless to the far end anyway.
+pub const MAX_QUEUED_IFPS: usize = 256;
+
 /// Per-session state shared with SpanDSP's callbacks through `user_data`.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub sending: bool,
     pub events: VecDeque<FaxEvent>,
     pub ifps: VecDeque<OutgoingIfp>,
+    /// IFPs refused because [`MAX_QUEUED_IFPS`] were already waiting.
+    pub ifps_dropped: u64,
     pub negotiations: u32,
     pub elapsed_samples: u64,
     pub result: Option<FaxResult>,
@@ -147,6 +154,12 @@ pub(crate) unsafe extern "C" fn queue_ifp(
     }
     // SAFETY: SpanDSP passes our user_data (a `Shared`, see T38Terminal/T38Gateway::new).
     let shared = unsafe { shared_of(user_data) };
+    if shared.ifps.len() >= MAX_QUEUED_IFPS {
+        // Reported as sent: a failure here would make SpanDSP abort the call, while a lost
+        // IFP is something T.38 already survives (UDPTL loss).
+        shared.ifps_dropped += 1;
+        return 0;
+    }
     let data = if len == 0 {
         Vec::new()
     } else {

@@ -33,7 +33,11 @@ pub struct T38Terminal {
     _strings: T30Strings,
     terminated: bool,
     done: bool,
+    skipped_samples: u64,
 }
+
+/// The most time one [`T38Terminal::advance`] feeds SpanDSP: one second.
+pub const MAX_CATCH_UP_SAMPLES: usize = 8000;
 
 // SAFETY: the SpanDSP state is only reachable through this wrapper, which owns it; SpanDSP
 // keeps no thread-affine resources, so moving it between threads is fine. Not `Sync`:
@@ -84,6 +88,7 @@ impl T38Terminal {
             },
             terminated: false,
             done: false,
+            skipped_samples: 0,
         };
         // SAFETY: all pointers are valid; `shared` stays boxed inside `terminal`.
         terminal._strings = unsafe {
@@ -105,13 +110,41 @@ impl T38Terminal {
     }
 
     /// Advances time by `samples` (160 per 20 ms tick); returns true once the call is over.
+    ///
+    /// A larger step is fed in ticks (SpanDSP's pacing breaks on big steps, spandsp.md
+    /// pitfall 4), but at most [`MAX_CATCH_UP_SAMPLES`]: the rest of a long stall is
+    /// skipped and counted in [`skipped_samples`](Self::skipped_samples), so that a caller
+    /// that woke late never makes SpanDSP replay minutes of paced transmission at once.
     pub fn advance(&mut self, samples: usize) -> bool {
-        let len = c_int::try_from(samples).unwrap_or(c_int::MAX);
-        // SAFETY: `state` is valid.
-        let done = unsafe { sys::t38_terminal_send_timeout(self.state, len) };
-        self.shared.elapsed_samples += samples as u64;
-        self.done |= done != 0;
+        let fed = samples.min(MAX_CATCH_UP_SAMPLES);
+        self.skipped_samples += (samples - fed) as u64;
+        let mut left = fed;
+        while left > 0 && !self.done {
+            let step = left.min(crate::TICK_SAMPLES);
+            left -= step;
+            let len = c_int::try_from(step).unwrap_or(c_int::MAX);
+            // SAFETY: `state` is valid.
+            let done = unsafe { sys::t38_terminal_send_timeout(self.state, len) };
+            self.shared.elapsed_samples += step as u64;
+            self.done |= done != 0;
+        }
         self.done
+    }
+
+    /// IFPs SpanDSP produced that were dropped because the caller had not polled the
+    /// [`MAX_QUEUED_IFPS`](crate::MAX_QUEUED_IFPS) before them.
+    pub fn dropped_ifps(&self) -> u64 {
+        self.shared.ifps_dropped
+    }
+
+    /// Samples of a stall that [`advance`](Self::advance) skipped instead of feeding.
+    pub fn skipped_samples(&self) -> u64 {
+        self.skipped_samples
+    }
+
+    /// IFPs waiting for [`poll_ifp`](Self::poll_ifp).
+    pub fn queued_ifps(&self) -> usize {
+        self.shared.ifps.len()
     }
 
     /// Feeds one received IFP with its UDPTL sequence number (in ascending order).

@@ -126,6 +126,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Where documents are written during calls (`faxing.temp_dir`).
     pub spool_dir: PathBuf,
+    /// E-mail, Loki and the Event Socket.
+    pub outputs: super::outputs::Outputs,
     /// What the operator should know about the file.
     pub notes: Vec<Note>,
 }
@@ -138,8 +140,6 @@ enum Key {
 }
 
 const NO_FREESWITCH: &str = "faxserver is its own SIP endpoint; there is no FreeSWITCH to talk to";
-const NO_LOKI: &str = "log shipping to Loki is not implemented; logs go to stderr";
-const NO_SMTP: &str = "e-mail notification is not implemented yet";
 
 /// Every key we know, gofaxserver's first.
 const KEYS: &[(&str, Key)] = &[
@@ -183,20 +183,20 @@ const KEYS: &[(&str, Key)] = &[
     ("database.user", Key::Used),
     ("database.password", Key::Used),
     ("database.database", Key::Used),
-    ("loki.push_url", Key::Unused(NO_LOKI)),
-    ("loki.username", Key::Unused(NO_LOKI)),
-    ("loki.password", Key::Unused(NO_LOKI)),
-    ("loki.job", Key::Unused(NO_LOKI)),
-    ("loki.enabled", Key::Unused(NO_LOKI)),
+    ("loki.push_url", Key::Used),
+    ("loki.username", Key::Used),
+    ("loki.password", Key::Used),
+    ("loki.job", Key::Used),
+    ("loki.enabled", Key::Used),
     ("web.listen", Key::Used),
     ("web.api_key", Key::Used),
-    ("smtp.host", Key::Unused(NO_SMTP)),
-    ("smtp.port", Key::Unused(NO_SMTP)),
-    ("smtp.username", Key::Unused(NO_SMTP)),
-    ("smtp.password", Key::Unused(NO_SMTP)),
-    ("smtp.encryption", Key::Unused(NO_SMTP)),
-    ("smtp.from_address", Key::Unused(NO_SMTP)),
-    ("smtp.from_name", Key::Unused(NO_SMTP)),
+    ("smtp.host", Key::Used),
+    ("smtp.port", Key::Used),
+    ("smtp.username", Key::Used),
+    ("smtp.password", Key::Used),
+    ("smtp.encryption", Key::Used),
+    ("smtp.from_address", Key::Used),
+    ("smtp.from_name", Key::Used),
     (
         "psk",
         Key::Unused("passwords are argon2 hashes; no key encrypts them"),
@@ -218,6 +218,9 @@ const KEYS: &[(&str, Key)] = &[
     ("queue.max_channels_per_gateway", Key::Used),
     ("queue.gateway_calls_per_second", Key::Used),
     ("queue.shutdown_grace", Key::Used),
+    ("smtp.attach_tiff", Key::Used),
+    ("esl.listen", Key::Used),
+    ("esl.password", Key::Used),
 ];
 
 /// Lists what the file says that we do not use, or do not know.
@@ -272,7 +275,7 @@ fn is_set(v: &Value) -> bool {
 }
 
 /// Typed reads from the file, naming the key on error.
-struct File<'a>(&'a Value);
+pub(super) struct File<'a>(pub(super) &'a Value);
 
 impl File<'_> {
     fn get(&self, path: &str) -> Option<&Value> {
@@ -283,7 +286,7 @@ impl File<'_> {
         (!v.is_null()).then_some(v)
     }
 
-    fn string(&self, path: &str) -> anyhow::Result<Option<String>> {
+    pub(super) fn string(&self, path: &str) -> anyhow::Result<Option<String>> {
         match self.get(path) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -292,11 +295,11 @@ impl File<'_> {
     }
 
     /// A non-empty string (gofaxserver's samples leave unused keys as "").
-    fn text(&self, path: &str) -> anyhow::Result<Option<String>> {
+    pub(super) fn text(&self, path: &str) -> anyhow::Result<Option<String>> {
         Ok(self.string(path)?.filter(|s| !s.trim().is_empty()))
     }
 
-    fn bool(&self, path: &str) -> anyhow::Result<Option<bool>> {
+    pub(super) fn bool(&self, path: &str) -> anyhow::Result<Option<bool>> {
         match self.get(path) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -305,7 +308,7 @@ impl File<'_> {
     }
 
     /// A whole number written as a number or, as gofaxserver's `retry_attempts`, a string.
-    fn uint(&self, path: &str) -> anyhow::Result<Option<u64>> {
+    pub(super) fn uint(&self, path: &str) -> anyhow::Result<Option<u64>> {
         let bad = || anyhow!("config key `{path}` must be a whole number");
         match self.get(path) {
             None => Ok(None),
@@ -588,6 +591,7 @@ pub fn load(
         shutdown_grace: f
             .delay("queue.shutdown_grace")?
             .unwrap_or(Duration::from_secs(30)),
+        outputs: super::outputs::load(&f, env)?,
         notes: notes(&root),
     })
 }
@@ -678,8 +682,6 @@ mod tests {
                 "freeswitch.event_client_socket",
                 "freeswitch.gateway",
                 "psk",
-                "smtp.host",
-                "smtp.port"
             ]
         );
         assert!(

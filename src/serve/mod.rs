@@ -1,10 +1,12 @@
 //! `faxserver serve`: the whole server — SIP, the durable queue, incoming faxes and the
 //! REST API — on embedded defaults, a JSON config file and `FAXSERVER_*` variables.
 
-mod config;
+pub(crate) mod config;
+mod esl;
+mod outputs;
 mod reload;
 mod secrets;
-mod server;
+pub(crate) mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,10 +1,12 @@
-//! `GET /admin/reload`: re-reads the gateways and rebuilds who may call us. Everything else
+//! `GET /admin/reload`: re-reads the gateways, rebuilds who may call us and which gateways
+//! the SIP agent probes with OPTIONS. Everything else
 //! (numbers, endpoints, gateways for outgoing calls) is read from the store per call, so
 //! there is nothing else to refresh.
 
 use std::sync::Arc;
 
-use engine::queue::{LivePeers, Peers};
+use engine::call::SipAgent;
+use engine::queue::{probe_targets, LivePeers, Peers};
 use store::Store;
 
 /// Rebuilds the live peer list from the gateways in the store.
@@ -13,6 +15,8 @@ pub struct GatewayReloader {
     pub store: Arc<dyn Store>,
     /// The list the incoming side checks.
     pub peers: LivePeers,
+    /// The SIP agent, which probes the gateways with OPTIONS.
+    pub agent: SipAgent,
 }
 
 impl GatewayReloader {
@@ -38,6 +42,11 @@ impl GatewayReloader {
             }
         );
         self.peers.set(peers);
+        let (targets, unprobed) = probe_targets(&gateways).await;
+        for u in &unprobed {
+            tracing::warn!("{u}");
+        }
+        self.agent.set_gateways(targets);
         tracing::info!("SIP peers reloaded: {line}");
         Ok(line)
     }

@@ -1,10 +1,13 @@
-//! Wiring: store, admin key, SIP agent, queue workers, incoming calls and the API, and the
-//! graceful stop on SIGTERM.
+//! Wiring: store, admin key, SIP agent, queue workers, incoming calls, the API, the event
+//! bus with its listeners (webhooks, e-mail, Loki, the Event Socket), and the graceful stop
+//! on SIGTERM.
 //!
 //! Stop sequence: the SIP agent answers new INVITEs with 503 + Retry-After, the queue stops
 //! claiming, running calls get `queue.shutdown_grace` to finish; then they are cancelled
 //! (hung up), their attempts recorded as interrupted and their jobs handed back so that the
-//! next start (or another node) resumes them; the API stops last; exit status 0.
+//! next start (or another node) resumes them; then the Event Socket (its clients saw the
+//! hang-ups) and the notifications (deliveries still due stay in the log); the API stops
+//! last; exit status 0.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,15 +19,18 @@ use anyhow::Context;
 use api::AppState;
 use axum::Extension;
 use engine::call::{AgentConfig, FaxOptions, MediaSettings, PeerAcl, SipAgent};
+use engine::events::EventBus;
 use engine::queue::{
-    Caps, Clock, Inbound, InboundSettings, Limits, LivePeers, Queue, QueueParts, QueueSettings,
-    Reload, ServerControl, Shutdown, SipDialer, TrackerHandle,
+    Caps, Clock, Events, Inbound, InboundSettings, Limits, LivePeers, Queue, QueueParts,
+    QueueSettings, Reload, ServerControl, Shutdown, SipDialer, TrackerHandle,
 };
 use media::ports::PortPool;
 use store::{NumberRules, PgStore, SqliteStore, Store};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::config::{Config, Database};
+use super::esl::QueueBackend;
+use super::outputs;
 use super::reload::GatewayReloader;
 use super::secrets::{self, KeySource};
 
@@ -52,6 +58,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     let tracker = TrackerHandle::default();
     let clock = Clock::system();
     let limits = Limits::new(caps(&cfg));
+    // One bus for the server: the queue and incoming calls publish, the rest listen.
+    let bus = EventBus::new();
+    let events = Events::on(bus.clone());
 
     let advertised = cfg
         .sip_advertised
@@ -74,6 +83,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     let reloader = Arc::new(GatewayReloader {
         store: store.clone(),
         peers: peers.clone(),
+        agent: agent.clone(),
     });
     reloader
         .reload()
@@ -109,6 +119,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
         clock: clock.clone(),
         worker: node.clone(),
         shutdown: shutdown.clone(),
+        events: events.clone(),
     });
     queue
         .release_own_leases()
@@ -128,7 +139,36 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
         tracker: tracker.clone(),
         peers,
         clock: clock.clone(),
+        events: events.clone(),
+        bridging: Some(engine::queue::Bridging::new(agent.clone(), from_host)),
     };
+
+    // Listening before anything can publish, so that no event is missed.
+    let notifications = outputs::start(&cfg.outputs, store.clone(), &bus)?;
+    let gateway_up: notify::metrics::GatewayUp = {
+        let agent = agent.clone();
+        Arc::new(move |name: &str| agent.gateway_up(name))
+    };
+    let metrics = notify::metrics::Metrics::new(store.clone(), notify::Clock::system(), gateway_up);
+    // The sender must live until the stop: dropping it stops the listener.
+    let (metrics_stop, metrics_stopped) = tokio::sync::watch::channel(false);
+    let metrics_task = metrics.spawn(&bus, metrics_stopped);
+    let esl = fs_compat::spawn(
+        cfg.outputs.esl.clone(),
+        fs_compat::EslDeps {
+            store: store.clone(),
+            bus: bus.clone(),
+            backend: Arc::new(QueueBackend {
+                store: store.clone(),
+                events: events.clone(),
+                queue: queue.clone(),
+                reloader: reloader.clone(),
+                agent: agent.clone(),
+            }),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the Event Socket: {e}"))?;
 
     let control = ServerControl {
         tracker,
@@ -138,12 +178,19 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
         })),
         clock,
     };
-    let app = api::router(AppState::new(store.clone(), admin_key.0)).layer(Extension(control));
+    let app = api::router(AppState::new(store.clone(), admin_key.0.clone()))
+        .merge(notify::metrics::router(metrics.clone()))
+        .merge(notify::metrics::figures_router(metrics, admin_key.0))
+        .layer(Extension(control))
+        .layer(Extension(bus.clone()));
     let listener = tokio::net::TcpListener::bind(cfg.api_listen)
         .await
         .with_context(|| format!("binding the API to {}", cfg.api_listen))?;
     let api_addr = listener.local_addr()?;
-    // Lines scripts and tests wait for.
+    // Lines scripts and tests wait for (the Event Socket's first: they stop at the API's).
+    if let Some(e) = &esl {
+        println!("esl listening on {}", e.local_addr());
+    }
     println!("api listening on {api_addr}");
     println!("sip listening on {}", agent.local_addr());
     let _ = std::io::stdout().flush();
@@ -154,11 +201,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     let calls = tokio::spawn(inbound.run(incoming, shutdown.clone(), grace));
     let (api_stop, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = api_stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = api_stopped.await;
+        })
+        .await
     });
 
     wait_for_signal().await?;
@@ -170,6 +220,12 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     shutdown.stop();
     let _ = workers.await;
     let _ = calls.await;
+    if let Some(e) = esl {
+        e.shutdown().await;
+    }
+    notifications.stop().await;
+    let _ = metrics_stop.send(true);
+    let _ = metrics_task.await;
     let _ = api_stop.send(());
     match http.await {
         Ok(Ok(())) => {}
@@ -204,7 +260,7 @@ fn caps(cfg: &Config) -> Caps {
 }
 
 /// Creates the data directory, private to this user when we create it.
-fn prepare_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn prepare_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     if !dir.exists() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
@@ -213,7 +269,7 @@ fn prepare_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn open_store(db: &Database) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn open_store(db: &Database) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match db {
         Database::SqlitePath(p) => Arc::new(
             SqliteStore::open(p)

@@ -1,6 +1,8 @@
 //! The operator tools `faxserver send` and `faxserver receive`: one fax call each way against
-//! any SIP fax peer, built on the engine's call layer.
+//! any SIP fax peer, built on the engine's call layer; and `faxserver import`.
 
+pub mod import;
+pub mod import_gofax;
 pub mod receive;
 pub mod send;
 
@@ -47,6 +49,7 @@ pub fn print_progress(prefix: String) -> mpsc::UnboundedSender<Progress> {
     tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
             let line = match p {
+                Progress::Placed { call_id } => format!("calling (Call-ID {call_id})"),
                 Progress::Ringing => "ringing".to_owned(),
                 Progress::Answered => "answered".to_owned(),
                 Progress::Media(m) => format!("media: {m}"),

@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod deliveries;
+pub mod dialing;
 mod error;
 pub mod fax;
 pub mod model;
@@ -18,9 +19,11 @@ mod pg;
 pub mod records;
 mod sql;
 mod sqlite;
+pub mod stats;
 mod store;
 
 pub use deliveries::*;
+pub use dialing::{DailyUsage, DialingSettings};
 pub use error::{Error, Result};
 pub use fax::*;
 pub use model::*;
@@ -28,4 +31,5 @@ pub use numbers::{NumberRules, E164};
 pub use pg::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
+pub use stats::{DeliveryFailures, QueueStats};
 pub use store::Store;

@@ -321,3 +321,59 @@ pub struct NewGateway {
     /// T.38 allowed.
     pub t38_allowed: bool,
 }
+
+/// A finished live-bridged call to record (issue #6): it becomes an inbound job that was
+/// never queued, with its bridge row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBridge {
+    /// The tenant it is listed under.
+    pub tenant_id: TenantId,
+    /// Caller number.
+    pub caller: String,
+    /// Callee number.
+    pub callee: String,
+    /// `upstream` or `downstream`.
+    pub direction: String,
+    /// The gateway the outbound leg went to.
+    pub gateway: String,
+    /// When the call came in.
+    pub started_at: DateTime<Utc>,
+    /// When both legs had ended.
+    pub ended_at: DateTime<Utc>,
+    /// Media time while both legs were up, in ms.
+    pub duration_ms: i64,
+    /// Pages confirmed in the T.30 frames; `None` when only relays ran.
+    pub pages: Option<i64>,
+    /// True when the fax ended normally as the gateway saw it (the job is then done).
+    pub success: bool,
+    /// What happened, in words.
+    pub result: String,
+    /// Both legs and the joints, as the bridge reported them.
+    pub detail: serde_json::Value,
+}
+
+/// A recorded live-bridged call.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct BridgeRecord {
+    /// Its job.
+    pub job_id: JobId,
+    /// `upstream` or `downstream`.
+    pub direction: String,
+    /// The gateway the outbound leg went to.
+    pub gateway: String,
+    /// When the call came in.
+    pub started_at: DateTime<Utc>,
+    /// When both legs had ended.
+    pub ended_at: DateTime<Utc>,
+    /// Media time while both legs were up, in ms.
+    pub duration_ms: i64,
+    /// Pages confirmed in the T.30 frames.
+    pub pages: Option<i64>,
+    /// True when the fax ended normally.
+    pub success: bool,
+    /// What happened.
+    pub result: String,
+    /// Both legs and the joints.
+    #[sqlx(json)]
+    pub detail: serde_json::Value,
+}

@@ -550,6 +550,33 @@ macro_rules! impl_store {
                     .fetch_one(&self.pool).await?;
                 Ok(row.0)
             }
+            async fn queue_stats(&self) -> Result<crate::stats::QueueStats> {
+                let row: (i64, i64, Option<DateTime<Utc>>) = sqlx::query_as("SELECT \
+                     COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0), \
+                     MIN(CASE WHEN status = 'queued' THEN created_at END) \
+                     FROM jobs WHERE status IN ('queued', 'active')")
+                    .fetch_one(&self.pool).await?;
+                Ok(crate::stats::QueueStats { queued: row.0.max(0) as u64, active: row.1.max(0) as u64, oldest_queued_at: row.2 })
+            }
+            async fn delivery_failures(&self) -> Result<Vec<crate::stats::DeliveryFailures>> {
+                // Both channels deliver on a 2xx (SMTP 250) with no error; anything else failed.
+                let attempts: Vec<(String, i64)> = sqlx::query_as("SELECT d.channel, COUNT(*) FROM delivery_attempts a \
+                     JOIN deliveries d ON d.id = a.delivery_id \
+                     WHERE a.error <> '' OR a.status_code IS NULL OR a.status_code < 200 OR a.status_code > 299 \
+                     GROUP BY d.channel")
+                    .fetch_all(&self.pool).await?;
+                let given_up: Vec<(String, i64)> = sqlx::query_as("SELECT channel, COUNT(*) FROM deliveries WHERE status = 'failed' GROUP BY channel")
+                    .fetch_all(&self.pool).await?;
+                let count = |rows: &[(String, i64)], c: Channel| {
+                    rows.iter().find(|r| r.0 == c.as_str()).map_or(0, |r| r.1.max(0) as u64)
+                };
+                Ok([Channel::Webhook, Channel::Email].into_iter().map(|channel| crate::stats::DeliveryFailures {
+                    channel,
+                    failed_attempts: count(&attempts, channel),
+                    given_up: count(&given_up, channel),
+                }).collect())
+            }
 
             async fn set_webhook_secret(&self, endpoint: EndpointId, secret: &str, events: &[String], now: DateTime<Utc>) -> Result<()> {
                 sqlx::query("INSERT INTO webhook_secrets (endpoint_id, secret, events, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (endpoint_id) DO UPDATE SET secret = excluded.secret, events = excluded.events, created_at = excluded.created_at")
@@ -563,6 +590,65 @@ macro_rules! impl_store {
             async fn delete_webhook_secret(&self, endpoint: EndpointId) -> Result<bool> {
                 let r = sqlx::query("DELETE FROM webhook_secrets WHERE endpoint_id = $1").bind(endpoint).execute(&self.pool).await?;
                 Ok(r.rows_affected() > 0)
+            }
+
+            async fn get_dialing(&self, tenant: TenantId) -> Result<Option<$crate::dialing::DialingSettings>> {
+                if self.get_tenant(tenant).await?.is_none() {
+                    return Ok(None);
+                }
+                let row: Option<(String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+                    "SELECT home_country_code, allowed_prefixes, daily_jobs, daily_pages FROM tenant_dialing WHERE tenant_id = $1")
+                    .bind(tenant).fetch_optional(&self.pool).await?;
+                Ok(Some(match row {
+                    Some((home_country_code, allowed, daily_jobs, daily_pages)) => $crate::dialing::DialingSettings {
+                        home_country_code,
+                        allowed_prefixes: allowed.split_whitespace().map(str::to_owned).collect(),
+                        daily_jobs,
+                        daily_pages,
+                    },
+                    None => $crate::dialing::DialingSettings::default(),
+                }))
+            }
+            async fn set_dialing(&self, tenant: TenantId, d: &$crate::dialing::DialingSettings, now: DateTime<Utc>) -> Result<bool> {
+                d.validate().map_err(|reason| Error::Invalid { field: "dialing settings", reason })?;
+                // `WHERE EXISTS` turns a missing tenant into zero rows rather than an FK error.
+                let r = sqlx::query("INSERT INTO tenant_dialing (tenant_id, home_country_code, allowed_prefixes, daily_jobs, daily_pages, updated_at) \
+                     SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET home_country_code = excluded.home_country_code, \
+                     allowed_prefixes = excluded.allowed_prefixes, daily_jobs = excluded.daily_jobs, \
+                     daily_pages = excluded.daily_pages, updated_at = excluded.updated_at")
+                    .bind(tenant).bind(&d.home_country_code).bind(d.allowed_prefixes.join(" "))
+                    .bind(d.daily_jobs).bind(d.daily_pages).bind(ts(now))
+                    .execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn outbound_usage_since(&self, tenant: TenantId, since: DateTime<Utc>) -> Result<$crate::dialing::DailyUsage> {
+                // SUM of BIGINT is NUMERIC on PostgreSQL: cast back so both decode as i64.
+                Ok(sqlx::query_as("SELECT COUNT(*) AS jobs, CAST(COALESCE(SUM(d.pages), 0) AS BIGINT) AS pages \
+                     FROM jobs j LEFT JOIN documents d ON d.id = j.document_id \
+                     WHERE j.tenant_id = $1 AND j.direction = 'outbound' AND j.created_at >= $2")
+                    .bind(tenant).bind(ts(since)).fetch_one(&self.pool).await?)
+            }
+            async fn record_bridge(&self, b: &NewBridge) -> Result<Job> {
+                let mut tx = self.begin_write().await?;
+                let status = if b.success { "done" } else { "failed" };
+                let error = (!b.success).then(|| b.result.clone());
+                let job: Job = sqlx::query_as("INSERT INTO jobs (id, tenant_id, direction, caller, callee, document_id, status, priority, attempts, next_attempt_at, last_error, created_at, updated_at) \
+                     VALUES ($1, $2, 'inbound', $3, $4, NULL, $5, 0, 1, $6, $7, $6, $8) RETURNING *")
+                    .bind(JobId(Uuid::new_v4())).bind(b.tenant_id).bind(&b.caller).bind(&b.callee)
+                    .bind(status).bind(ts(b.started_at)).bind(error).bind(ts(b.ended_at))
+                    .fetch_one(&mut *tx).await.map_err(Error::from_write)?;
+                sqlx::query("INSERT INTO bridges (job_id, direction, gateway, started_at, ended_at, duration_ms, pages, success, result, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                    .bind(job.id).bind(&b.direction).bind(&b.gateway).bind(ts(b.started_at)).bind(ts(b.ended_at))
+                    .bind(b.duration_ms).bind(b.pages).bind(b.success).bind(&b.result).bind(Json(&b.detail))
+                    .execute(&mut *tx).await.map_err(Error::from_write)?;
+                tx.commit().await?;
+                Ok(job)
+            }
+            async fn get_bridge(&self, tenant: TenantId, job: JobId) -> Result<Option<BridgeRecord>> {
+                Ok(sqlx::query_as("SELECT b.* FROM bridges b JOIN jobs j ON j.id = b.job_id WHERE j.tenant_id = $1 AND b.job_id = $2")
+                    .bind(tenant).bind(job).fetch_optional(&self.pool).await?)
             }
         }
 

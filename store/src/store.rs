@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::deliveries::*;
+use crate::dialing::{DailyUsage, DialingSettings};
 use crate::error::Result;
 use crate::fax::*;
 use crate::model::*;
@@ -294,6 +295,12 @@ pub trait Store: Send + Sync {
     /// The earliest due time of a pending delivery, so that a sender knows how long to sleep.
     async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>>;
 
+    // ---- figures for /metrics ----
+    /// Queue depth, jobs in progress and the creation time of the oldest queued job.
+    async fn queue_stats(&self) -> Result<crate::stats::QueueStats>;
+    /// Failed tries and given-up deliveries, for each channel (webhook, then e-mail).
+    async fn delivery_failures(&self) -> Result<Vec<crate::stats::DeliveryFailures>>;
+
     // ---- webhook secrets ----
     /// Sets (or replaces) the signing secret and event list of a webhook endpoint.
     async fn set_webhook_secret(
@@ -307,4 +314,28 @@ pub trait Store: Send + Sync {
     async fn get_webhook_secret(&self, endpoint: EndpointId) -> Result<Option<WebhookSecret>>;
     /// Removes an endpoint's secret (it is then unsigned and gets no lifecycle events).
     async fn delete_webhook_secret(&self, endpoint: EndpointId) -> Result<bool>;
+
+    // ---- toll-fraud guard (see crate::dialing) ----
+    /// A tenant's dialing settings (the defaults if never set); `None` if no such tenant.
+    async fn get_dialing(&self, tenant: TenantId) -> Result<Option<DialingSettings>>;
+    /// Creates or replaces a tenant's dialing settings; false if no such tenant.
+    async fn set_dialing(
+        &self,
+        tenant: TenantId,
+        d: &DialingSettings,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Counts the tenant's outbound jobs created at or after `since`, and their pages.
+    async fn outbound_usage_since(
+        &self,
+        tenant: TenantId,
+        since: DateTime<Utc>,
+    ) -> Result<DailyUsage>;
+
+    // ---- live-bridged calls (issue #6) ----
+    /// Records a finished bridged call: an inbound job, done or failed from the start (never
+    /// queued), and its bridge row, in one transaction.
+    async fn record_bridge(&self, b: &NewBridge) -> Result<Job>;
+    /// The bridge row of a tenant's job; `None` for another tenant's job or one not bridged.
+    async fn get_bridge(&self, tenant: TenantId, job: JobId) -> Result<Option<BridgeRecord>>;
 }

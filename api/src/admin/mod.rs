@@ -5,6 +5,7 @@
 //! linear in the number of tenants, which is fine for an admin call and keeps the store's
 //! tenant-scoped interface the only way in.
 
+mod dialing;
 mod endpoints;
 mod faxes;
 mod tenants;
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
                 .put(tenants::update)
                 .delete(tenants::delete),
         )
+        .route("/tenant/{id}/dialing", get(dialing::get).put(dialing::put))
         .route(
             "/number",
             get(tenants::list_numbers)

@@ -13,6 +13,7 @@ mod document;
 mod list;
 mod send;
 mod status;
+mod toll;
 mod views;
 
 use std::fmt;

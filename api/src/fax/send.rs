@@ -5,7 +5,9 @@
 //! succeed. Numbers are normalised, a repeated `Idempotency-Key` is answered from the store,
 //! the sender number must be the caller's tenant's (gofaxserver converted first, then
 //! panicked on a foreign number), the format is sniffed from the bytes, and only then does
-//! the CPU-bound conversion run, off the async executor.
+//! the CPU-bound conversion run, off the async executor. The toll-fraud guard (`toll`)
+//! refuses blocked destinations and faxes past the tenant's daily caps before conversion,
+//! and re-checks the page cap once the page count is known; nothing is queued when it says no.
 
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::State;
@@ -43,6 +45,7 @@ struct Upload {
 pub(crate) async fn send(
     me: TenantAuth,
     State(st): State<AppState>,
+    bus: Option<axum::Extension<engine::events::EventBus>>,
     headers: HeaderMap,
     body: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
@@ -69,10 +72,13 @@ pub(crate) async fn send(
         Some(n) if n.tenant_id == me.tenant_id => {}
         _ => return Err(ApiError::NotFound("caller number")),
     }
+    // Toll-fraud guard, also before any conversion; the page cap needs the page count.
+    let admitted = super::toll::admit(&st, me.tenant_id, &callee, now).await?;
     sniff_format(&upload.file).map_err(document_error)?;
     let doc = convert(&st.fax, upload.file).await?;
 
     let pages = i64::from(doc.pages);
+    admitted.pages(pages, now)?;
     let new_doc = NewDocument {
         tenant_id: me.tenant_id,
         content_type: "image/tiff".into(),
@@ -100,6 +106,13 @@ pub(crate) async fn send(
     {
         Submission::Created(job) => {
             audit(&st, &me, &job, pages).await;
+            // After the commit, so that a listener told of the job finds it.
+            if let Some(axum::Extension(bus)) = &bus {
+                bus.publish(engine::events::EngineEvent::JobQueued {
+                    job_uuid: job.id.to_string(),
+                    tenant_id: me.tenant_id.0,
+                });
+            }
             tracing::info!(job_id = %job.id, tenant = %me.tenant_id, pages, "fax queued");
             tracing::debug!(job_id = %job.id, caller = %job.caller, callee = %job.callee, "fax numbers");
             Ok(accepted(&job, Some(pages), false))

@@ -43,10 +43,16 @@ pub(crate) async fn get(
         let pages = st.store.list_page_results(me.tenant_id, a.id).await?;
         attempts.push(AttemptView::new(i + 1, a, pages));
     }
+    // Only an inbound job without a document can be a bridged call.
+    let bridge = match (job.direction, job.document_id) {
+        (Direction::Inbound, None) => st.store.get_bridge(me.tenant_id, job.id).await?,
+        _ => None,
+    };
     Ok(Json(StatusView {
         job: JobView::from(&job),
         document: document.map(Into::into),
         attempts,
+        bridge,
     }))
 }
 

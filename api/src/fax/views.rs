@@ -144,6 +144,9 @@ pub(crate) struct StatusView {
     pub job: JobView,
     pub document: Option<DocumentView>,
     pub attempts: Vec<AttemptView>,
+    /// The live bridge a bridged call went through (issue #6); absent for other jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<store::BridgeRecord>,
 }
 
 /// A page list for the listing.

@@ -47,6 +47,17 @@ pub async fn sender(app: &Router, name: &str, number: &str) -> Sender {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let user = format!("{name}-user");
     create_user(app, tenant, &user, "pw").await;
+    // The toll-fraud guard blocks international destinations by default; these tests send
+    // to +44 numbers, so the tenant is allowed them (premium ranges stay blocked).
+    let allowed = call(
+        app,
+        Method::PUT,
+        &format!("/admin/tenant/{tenant}/dialing"),
+        Some(&admin()),
+        Some(json!({ "allowed_prefixes": ["+"] })),
+    )
+    .await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
     Sender {
         tenant,
         number: r.json["number"].as_str().expect("number").to_owned(),

@@ -7,7 +7,7 @@ pub mod fax;
 
 use std::sync::Arc;
 
-use api::{router, AppState, FaxSettings};
+use api::{router, AppState, FaxSettings, Guard};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -42,6 +42,11 @@ pub async fn harness_with_key(key: &str) -> Harness {
 
 /// A fresh harness with the given admin key and fax settings.
 pub async fn harness_with(key: &str, fax: FaxSettings) -> Harness {
+    harness_full(key, fax, Guard::default()).await
+}
+
+/// A fresh harness with the given admin key, fax settings and abuse guard.
+pub async fn harness_full(key: &str, fax: FaxSettings, guard: Guard) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("api.db"))
@@ -52,6 +57,7 @@ pub async fn harness_with(key: &str, fax: FaxSettings) -> Harness {
         store: store.clone(),
         admin_api_key: key.to_owned(),
         fax,
+        guard,
     });
     Harness {
         _dir: dir,

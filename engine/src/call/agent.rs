@@ -10,73 +10,26 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip::dialog::{
-    CallParams, DialogConfig, DialogEvent, DialogId, DialogLayer, MediaConfig, SessionTimerConfig,
-};
+use sip::dialog::{CallParams, DialogConfig, DialogEvent, DialogId, DialogLayer, MediaConfig};
 use sip::msg::{HeaderName, Method, Request, Response, StatusCode};
 use sip::sdp::{OfferMedia, Policy, SessionDescription};
 use sip::transaction::{Peer, TimerConfig, TransactionEvent, TransactionLayer, Transport};
-use sip::transport::{SipTransport, TransportConfig};
-use tokio::sync::{mpsc, oneshot};
+use sip::transport::{SipTransport, TransportConfig, TransportEvent};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::acl::PeerAcl;
+pub use super::agent_config::AgentConfig;
+use super::dial::NameResolver;
+use super::gateways::{GatewayStates, Gateways, ProbedGateway};
+pub use super::handle::{CallHandle, IncomingCall};
 use super::identity::resolve_source;
-use super::registry::{OutboundRegistration, RegistrationState, Registry};
+use super::limiter::SourceLimiter;
+use super::registry::{RegistrationState, Registry};
 use super::CallError as Error;
 use sip::msg::Uri;
-use sip::registrar::RegistrarConfig;
-
-/// How the agent listens and whom it admits.
-#[derive(Debug, Clone)]
-pub struct AgentConfig {
-    /// Listen address for UDP and TCP (port 0 picks one).
-    pub listen: SocketAddr,
-    /// Address for Via, Contact and SDP when it differs from the bound one (1:1 NAT).
-    pub advertised: Option<IpAddr>,
-    /// User-Agent and Server header value.
-    pub user_agent: String,
-    /// Peers allowed to call us (judged on the real source, see `trusted_proxies`).
-    pub acl: PeerAcl,
-    /// SIP proxies in front of us whose `real_source_header` names the real source of a
-    /// call; never [`PeerAcl::any`], or anyone could name any source.
-    pub trusted_proxies: PeerAcl,
-    /// The header trusted proxies add with the real source (`X-Src-IP`); without it their
-    /// calls are judged by the proxy's own address.
-    pub real_source_header: Option<String>,
-    /// Retry-After of the 503 sent while shutting down, in seconds.
-    pub shutdown_retry_after: u32,
-    /// Session timers (RFC 4028) asked for and accepted.
-    pub session_timer: SessionTimerConfig,
-    /// Take REGISTERs from peers (and send their calls where they registered from).
-    pub registrar: Option<RegistrarConfig>,
-    /// Our own registrations to carriers or PBXes.
-    pub registrations: Vec<OutboundRegistration>,
-    /// OPTIONS keep-alive interval towards peers registered to us (keeps NAT pinholes open).
-    pub keepalive: Duration,
-}
-
-impl AgentConfig {
-    /// Listens on `listen`, admits nobody until `acl` is set.
-    pub fn new(listen: SocketAddr) -> Self {
-        AgentConfig {
-            listen,
-            advertised: None,
-            user_agent: format!("faxserver/{}", env!("CARGO_PKG_VERSION")),
-            acl: PeerAcl::default(),
-            trusted_proxies: PeerAcl::default(),
-            real_source_header: None,
-            shutdown_retry_after: 30,
-            session_timer: SessionTimerConfig::default(),
-            registrar: None,
-            registrations: Vec::new(),
-            keepalive: Duration::from_secs(30),
-        }
-    }
-}
 
 /// What a call learns from the agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,11 +52,17 @@ pub enum CallEvent {
         /// The values.
         reasons: Vec<String>,
     },
+    /// Our call was answered by this next hop (after any failover).
+    Routed {
+        /// The next hop that answered.
+        peer: Peer,
+    },
 }
 
-enum Cmd {
+pub(crate) enum Cmd {
     Invite(
         Box<CallParams>,
+        Vec<Peer>,
         CallSink,
         oneshot::Sender<sip::Result<(DialogId, String)>>,
     ),
@@ -117,97 +76,20 @@ enum Cmd {
     Drop(DialogId),
     Targets(Box<Uri>, oneshot::Sender<Vec<(Uri, Peer)>>),
     Registrations(oneshot::Sender<Vec<RegistrationState>>),
+    Gateways(Vec<ProbedGateway>),
 }
 
-type CallSink = mpsc::UnboundedSender<CallEvent>;
+pub(crate) type CallSink = mpsc::UnboundedSender<CallEvent>;
 
 /// A handle on the running agent; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SipAgent {
     cmd: mpsc::UnboundedSender<Cmd>,
     udp: SocketAddr,
+    resolver: NameResolver,
     shutting_down: Arc<AtomicBool>,
-}
-
-/// A call offered to us by an admitted peer; answer it with
-/// [`run_incoming`](super::run_incoming) or refuse it.
-#[derive(Debug)]
-pub struct IncomingCall {
-    /// The INVITE.
-    pub request: Box<Request>,
-    /// Where it came from.
-    pub peer: Peer,
-    /// The real source the ACL admitted: the packet's source, or the one a trusted proxy
-    /// named.
-    pub source: IpAddr,
-    /// The trusted proxy it came through, if any.
-    pub proxy: Option<IpAddr>,
-    /// Its SDP offer, if it had one.
-    pub offer: Option<SessionDescription>,
-    /// The call's handle.
-    pub handle: CallHandle,
-}
-
-/// One call's end of the agent: commands out, events in.
-#[derive(Debug)]
-pub struct CallHandle {
-    id: DialogId,
-    call_id: String,
-    cmd: mpsc::UnboundedSender<Cmd>,
-    events: mpsc::UnboundedReceiver<CallEvent>,
-}
-
-impl Drop for CallHandle {
-    fn drop(&mut self) {
-        let _ = self.cmd.send(Cmd::Drop(self.id));
-    }
-}
-
-impl CallHandle {
-    /// The SIP Call-ID.
-    pub fn call_id(&self) -> &str {
-        &self.call_id
-    }
-
-    /// The next event; `None` when the agent has stopped.
-    pub async fn next(&mut self) -> Option<CallEvent> {
-        self.events.recv().await
-    }
-
-    /// Sends 180 Ringing.
-    pub fn ring(&self) {
-        let _ = self.cmd.send(Cmd::Ring(self.id));
-    }
-
-    /// Answers with 200 OK and `media`.
-    pub fn accept(&self, media: MediaConfig) {
-        let _ = self.cmd.send(Cmd::Accept(self.id, Box::new(media)));
-    }
-
-    /// Refuses the call with `status`.
-    pub fn reject(&self, status: u16) {
-        let _ = self.cmd.send(Cmd::Reject(self.id, status));
-    }
-
-    /// Hangs up (CANCEL while unanswered).
-    pub fn bye(&self) {
-        let _ = self.cmd.send(Cmd::Bye(self.id));
-    }
-
-    /// Offers new media in a re-INVITE.
-    pub fn reinvite(&self, what: OfferMedia) {
-        let _ = self.cmd.send(Cmd::Reinvite(self.id, what));
-    }
-
-    /// Answers the far end's re-INVITE offer.
-    pub fn accept_offer(&self, policy: Option<Policy>) {
-        let _ = self.cmd.send(Cmd::AcceptOffer(self.id, policy));
-    }
-
-    /// Refuses the far end's re-INVITE offer; the call keeps its media.
-    pub fn reject_offer(&self, status: u16) {
-        let _ = self.cmd.send(Cmd::RejectOffer(self.id, status));
-    }
+    dropped_unknown: Arc<AtomicU64>,
+    gateway_states: watch::Receiver<GatewayStates>,
 }
 
 impl SipAgent {
@@ -215,6 +97,7 @@ impl SipAgent {
     pub async fn start(
         cfg: AgentConfig,
     ) -> Result<(SipAgent, mpsc::Receiver<IncomingCall>), Error> {
+        let resolver = cfg.resolver.clone().ready();
         let mut tcfg = TransportConfig::udp_and_tcp(cfg.listen);
         tcfg.advertised = cfg.advertised;
         let transport = SipTransport::bind(tcfg).await.map_err(Error::Sip)?;
@@ -228,7 +111,13 @@ impl SipAgent {
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let (incoming_tx, incoming) = mpsc::channel(64);
         let shutting_down = Arc::new(AtomicBool::new(false));
+        let dropped_unknown = Arc::new(AtomicU64::new(0));
+        let (states_tx, gateway_states) = watch::channel(GatewayStates::new());
         let seed = seed();
+        let mut gateways =
+            Gateways::new(&agent, cfg.gateway_probing, seed.rotate_left(53), states_tx);
+        // Published before `start` returns, so that a caller sees its gateways at once.
+        gateways.set(Instant::now(), cfg.gateways.clone());
         let registry = Registry::new(
             cfg.registrar.clone(),
             &cfg.registrations,
@@ -248,6 +137,9 @@ impl SipAgent {
             ),
             routes: HashMap::new(),
             by_call_id: HashMap::new(),
+            limiter: SourceLimiter::new(cfg.unknown_source_limit),
+            gateways,
+            dropped_unknown: dropped_unknown.clone(),
             cfg,
             cmd: cmd.clone(),
             incoming: incoming_tx,
@@ -258,7 +150,10 @@ impl SipAgent {
             SipAgent {
                 cmd,
                 udp,
+                resolver,
                 shutting_down,
+                dropped_unknown,
+                gateway_states,
             },
             incoming,
         ))
@@ -269,12 +164,28 @@ impl SipAgent {
         self.udp
     }
 
+    /// The next hops of `uri` per RFC 3263 through the configured resolver, in failover
+    /// order; empty when nothing resolves.
+    pub async fn resolve(&self, uri: &sip::msg::SipUri) -> Vec<Peer> {
+        self.resolver.resolve(uri, seed()).await
+    }
+
     /// Places a call; the INVITE is on its way when this returns.
     pub async fn invite(&self, params: CallParams) -> Result<CallHandle, Error> {
+        self.invite_with_failover(params, Vec::new()).await
+    }
+
+    /// Places a call to `params.peer`, moving on to each of `alternates` in turn when a
+    /// next hop times out, fails at the transport or answers 503 before ringing.
+    pub async fn invite_with_failover(
+        &self,
+        params: CallParams,
+        alternates: Vec<Peer>,
+    ) -> Result<CallHandle, Error> {
         let (sink, events) = mpsc::unbounded_channel();
         let (tx, rx) = oneshot::channel();
         self.cmd
-            .send(Cmd::Invite(Box::new(params), sink, tx))
+            .send(Cmd::Invite(Box::new(params), alternates, sink, tx))
             .map_err(|_| Error::AgentStopped)?;
         let (id, call_id) = rx
             .await
@@ -311,6 +222,27 @@ impl SipAgent {
         rx.await.unwrap_or_default()
     }
 
+    /// Whether the probed gateway `name` answers (`None`: not probed). A gateway not yet
+    /// probed counts as up.
+    pub fn gateway_up(&self, name: &str) -> Option<bool> {
+        self.gateway_states.borrow().get(name).copied()
+    }
+
+    /// Every probed gateway's state, updated as probes answer or time out.
+    pub fn gateway_states(&self) -> watch::Receiver<GatewayStates> {
+        self.gateway_states.clone()
+    }
+
+    /// Probes exactly these gateways from now on (a reload); unchanged ones keep their state.
+    pub fn set_gateways(&self, gateways: Vec<ProbedGateway>) {
+        let _ = self.cmd.send(Cmd::Gateways(gateways));
+    }
+
+    /// Requests from sources outside the ACL dropped by the rate limit so far.
+    pub fn dropped_unknown(&self) -> u64 {
+        self.dropped_unknown.load(Ordering::Relaxed)
+    }
+
     /// Stops taking new calls: INVITEs get 503 with Retry-After from now on.
     pub fn shut_down(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -330,6 +262,9 @@ struct AgentTask {
     dl: DialogLayer,
     routes: HashMap<DialogId, CallSink>,
     by_call_id: HashMap<String, DialogId>,
+    limiter: SourceLimiter,
+    gateways: Gateways,
+    dropped_unknown: Arc<AtomicU64>,
     cfg: AgentConfig,
     cmd: mpsc::UnboundedSender<Cmd>,
     incoming: mpsc::Sender<IncomingCall>,
@@ -345,16 +280,23 @@ impl AgentTask {
                 self.tl.poll_timeout(),
                 self.dl.poll_timeout(),
                 self.registry.poll_timeout(),
+                self.gateways.poll_timeout(),
             ]
             .into_iter()
             .flatten()
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
-                inc = transport.recv() => {
-                    let Some(inc) = inc else { return };
-                    self.tl.handle_message(Instant::now(), inc.message, inc.peer);
-                }
+                ev = transport.next_event() => match ev {
+                    None => return,
+                    Some(TransportEvent::Message(inc)) => {
+                        let now = Instant::now();
+                        if self.admitted(&inc.message, inc.peer.addr.ip(), now) {
+                            self.tl.handle_message(now, inc.message, inc.peer);
+                        }
+                    }
+                    Some(TransportEvent::FlowClosed(flow)) => self.registry.flow_closed(flow),
+                },
                 cmd = cmd_rx.recv() => {
                     // The task holds a sender itself, so `None` never comes.
                     let Some(cmd) = cmd else { return };
@@ -365,23 +307,52 @@ impl AgentTask {
                     self.tl.handle_timeout(now);
                     self.dl.handle_timeout(now, &mut self.tl);
                     self.registry.handle_timeout(now, &mut self.tl);
+                    self.gateways.handle_timeout(now, &mut self.tl);
                 }
             }
             self.pump(&transport).await;
         }
     }
 
+    /// Requests from sources outside the ACL pass only within their rate limit; responses
+    /// (gateways answering us need not be in the ACL) and requests of our calls always pass.
+    fn admitted(&mut self, message: &sip::msg::Message, source: IpAddr, now: Instant) -> bool {
+        let sip::msg::Message::Request(req) = message else {
+            return true;
+        };
+        if self.cfg.acl.admits(source) || self.cfg.trusted_proxies.admits(source) {
+            return true;
+        }
+        // Requests within our calls (a gateway we dialled sends BYE or a re-INVITE) are
+        // never limited, however many calls run.
+        if req
+            .headers
+            .get(&HeaderName::CallId)
+            .is_some_and(|id| self.by_call_id.contains_key(id.trim()))
+        {
+            return true;
+        }
+        if self.limiter.allow(source, now) {
+            return true;
+        }
+        self.dropped_unknown
+            .store(self.limiter.dropped(), Ordering::Relaxed);
+        false
+    }
+
     fn command(&mut self, cmd: Cmd) {
         let now = Instant::now();
         let (dl, tl) = (&mut self.dl, &mut self.tl);
         let result = match cmd {
-            Cmd::Invite(params, sink, reply) => {
-                let result = dl.invite(now, tl, *params).map(|id| {
-                    let call_id = dl.call_id(id).unwrap_or_default().to_owned();
-                    self.routes.insert(id, sink);
-                    self.by_call_id.insert(call_id.clone(), id);
-                    (id, call_id)
-                });
+            Cmd::Invite(params, alternates, sink, reply) => {
+                let result = dl
+                    .invite_with_failover(now, tl, *params, alternates)
+                    .map(|id| {
+                        let call_id = dl.call_id(id).unwrap_or_default().to_owned();
+                        self.routes.insert(id, sink);
+                        self.by_call_id.insert(call_id.clone(), id);
+                        (id, call_id)
+                    });
                 let _ = reply.send(result);
                 Ok(())
             }
@@ -398,6 +369,11 @@ impl AgentTask {
             }
             Cmd::Registrations(reply) => {
                 let _ = reply.send(self.registry.states());
+                Ok(())
+            }
+            Cmd::Gateways(list) => {
+                self.gateways.set(now, list);
+                self.gateways.handle_timeout(now, tl);
                 Ok(())
             }
             Cmd::Drop(id) => {
@@ -430,11 +406,15 @@ impl AgentTask {
                 let Some(ev) = self.registry.handle_event(now, &mut self.tl, ev) else {
                     continue;
                 };
+                let Some(ev) = self.gateways.handle_event(now, ev) else {
+                    continue;
+                };
                 if let Some(other) = self.dl.handle_transaction_event(now, &mut self.tl, ev) {
                     self.unhandled(now, other);
                 }
             }
             self.registry.drain(now);
+            self.gateways.drain();
             while let Some(ev) = self.dl.poll_event() {
                 busy = true;
                 self.route(now, ev);
@@ -529,6 +509,11 @@ impl AgentTask {
         }
         let id = event_id(&ev);
         let ended = matches!(ev, DialogEvent::Terminated { .. });
+        if let (DialogEvent::Confirmed { .. }, Some(sink), Some(peer)) =
+            (&ev, self.routes.get(&id), self.dl.next_hop(id))
+        {
+            let _ = sink.send(CallEvent::Routed { peer });
+        }
         if let Some(sink) = self.routes.get(&id) {
             let _ = sink.send(CallEvent::Dialog(Box::new(ev)));
         }

@@ -96,6 +96,10 @@ pub struct FaxOptions {
     pub hangup_linger: Duration,
     /// SpanDSP log detail.
     pub log_level: LogLevel,
+    /// Test hook: the call task panics at its first media tick at or after this media time
+    /// (ms), to prove a panic fails that call only.
+    #[doc(hidden)]
+    pub test_panic_at_ms: Option<u64>,
 }
 
 impl Default for FaxOptions {
@@ -118,6 +122,7 @@ impl Default for FaxOptions {
             per_page: Duration::from_secs(120),
             hangup_linger: Duration::from_millis(500),
             log_level: LogLevel::Warning,
+            test_panic_at_ms: None,
         }
     }
 }

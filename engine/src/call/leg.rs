@@ -18,6 +18,7 @@ use spandsp::{
 };
 
 use super::config::MediaSettings;
+use super::report::MediaCounters;
 use super::CallError;
 
 /// The SpanDSP side: an audio modem terminal or a T.38 terminal.
@@ -232,6 +233,29 @@ impl Leg {
 
     pub(crate) fn socket_stats(&self) -> SocketStats {
         self.stream.socket_stats()
+    }
+
+    /// Late, lost and recovered packets of this leg's stream so far.
+    pub(crate) fn media_counters(&self) -> MediaCounters {
+        match &self.stream {
+            Stream::Audio(s) => {
+                let p = s.playout_stats();
+                MediaCounters {
+                    rtp_late: p.late,
+                    rtp_lost: p.lost,
+                    ..MediaCounters::default()
+                }
+            }
+            Stream::T38(s) => {
+                let r = s.receiver_stats();
+                MediaCounters {
+                    udptl_late: r.late,
+                    udptl_lost: r.lost,
+                    udptl_recovered: r.recovered_redundancy + r.recovered_fec,
+                    ..MediaCounters::default()
+                }
+            }
+        }
     }
 
     pub(crate) fn local_addr(&self) -> SocketAddr {

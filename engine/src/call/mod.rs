@@ -10,11 +10,16 @@
 
 mod acl;
 mod agent;
+mod agent_config;
 pub mod bridge;
 mod clock;
 mod config;
+mod dial;
+mod gateways;
+mod handle;
 mod identity;
 mod leg;
+mod limiter;
 mod registry;
 mod report;
 mod session;
@@ -23,14 +28,18 @@ pub use acl::{BadCidr, Cidr, PeerAcl};
 pub use agent::{AgentConfig, CallEvent, CallHandle, IncomingCall, SipAgent};
 pub use clock::TICK;
 pub use config::{DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger, UdptlOptions};
+pub use dial::NameResolver;
+pub use gateways::{GatewayProbing, GatewayStates, ProbedGateway};
 pub use identity::{
     called_number, caller, format_number, resolve_source, CallSource, CalledFrom, CalledNumber,
     Caller, CallerSource, GatewayIdentity, IdentityError, InboundIdentity, InboundParties,
     NumberFormat, OutboundCaller,
 };
+pub use limiter::{RateLimit, SourceLimiter};
 pub use registry::{OutboundRegistration, RegistrationState};
 pub use report::{
-    CallReport, FaxDirection, FaxSummary, MediaPhase, PageReport, Party, T38Event, T38Step,
+    CallReport, FaxDirection, FaxSummary, MediaCounters, MediaPhase, PageReport, Party, T38Event,
+    T38Step,
 };
 pub use session::{run_incoming, run_outgoing, FaxJob, OutgoingCall, Progress};
 

@@ -176,6 +176,13 @@ impl Registry {
         }
     }
 
+    /// A TCP connection closed: peers registered over it are no longer reachable there.
+    pub(crate) fn flow_closed(&mut self, flow: Peer) {
+        if let Some(r) = self.registrar.as_mut() {
+            r.flow_closed(flow);
+        }
+    }
+
     /// Where to send a call for `aor`: each registered contact and its source address.
     pub(crate) fn targets(&self, now: Instant, aor: &Uri) -> Vec<(Uri, Peer)> {
         self.registrar

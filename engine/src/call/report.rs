@@ -157,6 +157,32 @@ impl FaxSummary {
     }
 }
 
+/// Packet counters of the call's media streams, summed over every leg the call used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaCounters {
+    /// RTP packets that arrived after they were due.
+    pub rtp_late: u64,
+    /// RTP packets that never arrived.
+    pub rtp_lost: u64,
+    /// UDPTL datagrams whose primary came after its position had been given up.
+    pub udptl_late: u64,
+    /// UDPTL positions never received and not repaired in time.
+    pub udptl_lost: u64,
+    /// UDPTL IFPs recovered from redundancy or FEC.
+    pub udptl_recovered: u64,
+}
+
+impl MediaCounters {
+    /// Adds `other` (a further leg) to these counters.
+    pub fn add(&mut self, other: MediaCounters) {
+        self.rtp_late += other.rtp_late;
+        self.rtp_lost += other.rtp_lost;
+        self.udptl_late += other.udptl_late;
+        self.udptl_lost += other.udptl_lost;
+        self.udptl_recovered += other.udptl_recovered;
+    }
+}
+
 /// Everything a finished call reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallReport {
@@ -202,6 +228,12 @@ pub struct CallReport {
     pub session_refreshes: u32,
     /// Media time of the whole call, in ms.
     pub duration_ms: u64,
+    /// Late, lost and recovered media packets (absent in reports stored before it existed).
+    #[serde(default)]
+    pub media_counters: MediaCounters,
+    /// The next hop that answered our call (`udp:192.0.2.1:5060`), after any failover.
+    #[serde(default)]
+    pub next_hop: Option<String>,
 }
 
 impl CallReport {
@@ -229,6 +261,8 @@ impl CallReport {
             pages: Vec::new(),
             session_refreshes: 0,
             duration_ms: 0,
+            media_counters: MediaCounters::default(),
+            next_hop: None,
         }
     }
 

@@ -17,6 +17,7 @@ use store::Gateway;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
+use super::probes::{gateway_address, GatewayAddress};
 use crate::call::{
     run_outgoing, CallReport, FaxDirection, FaxJob, FaxOptions, MediaSettings, OutgoingCall,
     Progress, SipAgent,
@@ -44,6 +45,12 @@ pub struct DialRequest {
 pub trait Dialer: Send + Sync {
     /// Places the call and sends the document; reports progress as it goes.
     async fn dial(&self, req: DialRequest, progress: UnboundedSender<Progress>) -> CallReport;
+
+    /// True when the gateway is known to be down (it stopped answering OPTIONS probes);
+    /// routing skips it until it answers again.
+    fn is_down(&self, _gateway: &str) -> bool {
+        false
+    }
 }
 
 /// An empty report: for a dialer that gives up before a call is placed, and for dialers
@@ -74,6 +81,10 @@ impl SipDialer {
 
 #[async_trait]
 impl Dialer for SipDialer {
+    fn is_down(&self, gateway: &str) -> bool {
+        self.agent.gateway_up(gateway) == Some(false)
+    }
+
     async fn dial(&self, req: DialRequest, progress: UnboundedSender<Progress>) -> CallReport {
         let call = match outgoing_call(&req, self.from_host).await {
             Ok(c) => c,
@@ -98,36 +109,46 @@ pub async fn outgoing_call(
     from_host: Option<IpAddr>,
 ) -> Result<OutgoingCall, String> {
     let gw = &req.gateway;
-    let uri = Uri::parse(gw.uri.trim()).map_err(|e| format!("bad URI {:?}: {e}", gw.uri))?;
+    let GatewayAddress {
+        uri,
+        transport,
+        port,
+        host: bare,
+    } = gateway_address(gw)?;
     let sip = uri
         .as_sip()
         .ok_or_else(|| format!("{:?} is not a sip: URI", gw.uri))?;
-    let transport = match gw.transport {
-        store::Transport::Udp => Transport::Udp,
-        store::Transport::Tcp => Transport::Tcp,
-        store::Transport::Tls => Transport::Tls,
-    };
-    let port = sip.port.unwrap_or(if transport == Transport::Tls {
-        5061
-    } else {
-        5060
-    });
-    let host = sip.host.canonical();
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addr = match bare.parse::<IpAddr>() {
-        Ok(ip) => SocketAddr::new(ip, port),
-        Err(_) => tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|e| format!("cannot resolve {bare}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{bare} has no address"))?,
+    // An address is dialled as it is. A name is left unresolved (an unspecified next hop):
+    // the agent resolves it per RFC 3263 (NAPTR, SRV, A/AAAA) when the call is placed and
+    // fails over to the next target on a timeout or 503.
+    // The RFC 3263 resolver picks transports from DNS and the URI alone, so a gateway set
+    // to TCP or TLS keeps a plain address lookup over its own transport.
+    let (addr, towards) = match bare.parse::<IpAddr>() {
+        Ok(ip) => (SocketAddr::new(ip, port), Some(SocketAddr::new(ip, port))),
+        Err(_) if transport != Transport::Udp => {
+            let a = tokio::net::lookup_host((bare.as_str(), port))
+                .await
+                .map_err(|e| format!("cannot resolve {bare}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{bare} has no address"))?;
+            (a, Some(a))
+        }
+        Err(_) => (
+            SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0),
+            tokio::net::lookup_host((bare.as_str(), port))
+                .await
+                .ok()
+                .and_then(|mut a| a.next()),
+        ),
     };
     let mut target = SipUri::new(Some(&req.callee), sip.host.clone());
     target.port = sip.port;
     target.secure = sip.secure;
-    let from_ip = match from_host {
-        Some(ip) if !ip.is_unspecified() => ip,
-        _ => local_ip_towards(addr).await,
+    let from_ip = match (from_host, towards) {
+        (Some(ip), _) if !ip.is_unspecified() => ip,
+        (_, Some(peer)) => local_ip_towards(peer).await,
+        // Unresolvable here: the call will fail in dialling with the resolver's reason.
+        _ => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
     };
     let user = if req.caller.is_empty() {
         "faxserver"

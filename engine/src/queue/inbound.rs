@@ -25,15 +25,19 @@ use store::{
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
+use super::calls::{hangup_switch, Events};
 use super::control::{Clock, Shutdown};
 use super::limits::Limits;
+use super::publish::CallEvents;
 use super::tracker::{Begin, Phase, TrackerHandle};
 use super::worker::drain;
 use crate::call::{
     called_number, caller, run_incoming, CallReport, CalledFrom, Cidr, FaxDirection, FaxJob,
     FaxOptions, IncomingCall, MediaSettings, PeerAcl, Progress,
 };
+use crate::events::{CallInfo, EngineEvent};
 use crate::policy::{self, Identity, MediaUsed, Overrides, Parties};
 
 /// Event kind of a stored incoming fax.
@@ -46,6 +50,7 @@ pub const RECEPTION_FAILED: &str = "fax.reception_failed";
 pub struct Peers {
     acl: PeerAcl,
     sources: Vec<(Cidr, GatewayId, bool)>,
+    names: Vec<(GatewayId, String)>,
 }
 
 impl Peers {
@@ -63,7 +68,15 @@ impl Peers {
             }
         }
         let acl = PeerAcl::only(sources.iter().map(|(c, _, _)| *c).collect());
-        (Peers { acl, sources }, warnings)
+        let names = gateways.iter().map(|g| (g.id, g.name.clone())).collect();
+        (
+            Peers {
+                acl,
+                sources,
+                names,
+            },
+            warnings,
+        )
     }
 
     /// True when `ip` may call us.
@@ -77,6 +90,19 @@ impl Peers {
             .iter()
             .find(|(c, _, _)| c.contains(ip))
             .map(|(_, g, t38)| (*g, *t38))
+    }
+
+    /// The name of a gateway these peers were built from.
+    pub fn name_of(&self, id: GatewayId) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(g, _)| *g == id)
+            .map(|(_, n)| n.as_str())
+    }
+
+    /// True when a gateway of this name was loaded.
+    pub fn has_gateway(&self, name: &str) -> bool {
+        self.names.iter().any(|(_, n)| n == name)
     }
 
     /// The ACL.
@@ -143,6 +169,10 @@ pub struct Inbound {
     pub peers: LivePeers,
     /// The clock.
     pub clock: Clock,
+    /// Where calls are published, and the live call list.
+    pub events: Events,
+    /// Live bridging (issue #6); `None` receives every call.
+    pub bridging: Option<super::bridging_run::Bridging>,
 }
 
 impl std::fmt::Debug for Inbound {
@@ -171,7 +201,14 @@ impl Inbound {
                     Some(call) => {
                         let me = self.clone();
                         let cancel = shutdown.cancelled();
-                        tasks.spawn(async move { me.handle(call, cancel).await });
+                        // Every line logged for this call carries its Call-ID; the job id
+                        // is recorded once the reception has a job row.
+                        let span = tracing::info_span!(
+                            "call",
+                            call_id = %call.handle.call_id(),
+                            job_id = tracing::field::Empty
+                        );
+                        tasks.spawn(async move { me.handle(call, cancel).await }.instrument(span));
                     }
                     None => break,
                 },
@@ -205,6 +242,11 @@ impl Inbound {
             return None;
         }
         let gateway = peers.gateway_of(call.source);
+        // Calls the bridge decision routes live are carried and recorded there.
+        let call = match self.divert(call, gateway.map(|g| g.0)).await {
+            Ok(call) => call,
+            Err(bridged) => return bridged,
+        };
         let number = match self.called(&call).await {
             Ok(Some(n)) => n,
             Ok(None) => {
@@ -273,6 +315,20 @@ impl Inbound {
             return None;
         }
         let (ptx, mut prx) = mpsc::unbounded_channel();
+        let info = CallInfo {
+            call_uuid: uuid::Uuid::new_v4().to_string(),
+            job_uuid: None,
+            tenant_id: Some(number.tenant_id.0),
+            sip_call_id: call.handle.call_id().to_owned(),
+            direction: FaxDirection::Receive,
+            caller: caller.clone(),
+            callee: number.number.clone(),
+            gateway: gateway.and_then(|(g, _)| peers.name_of(g).map(str::to_owned)),
+        };
+        // Ended by the shutdown's cancel or by a hang-up from the Event Socket.
+        let (hangup, cancel) = hangup_switch(cancel);
+        let _live = self.events.calls.register(&info, hangup);
+        let mut events = CallEvents::created(&self.events, info);
         let job = FaxJob {
             direction: spandsp::Direction::Receive { tiff: tiff.clone() },
             options,
@@ -281,14 +337,17 @@ impl Inbound {
         let tracker = self.tracker.clone();
         let clock = self.clock.clone();
         let key2 = key.clone();
+        let published = &mut events;
         let pages = async move {
             while let Some(p) = prx.recv().await {
-                if let Progress::Page(page) = p {
+                if let Progress::Page(page) = &p {
                     tracker.update(|t| t.pages(&key2, page.page, clock.now()));
                 }
+                published.progress(&p, 0);
             }
         };
         let (report, ()) = tokio::join!(run_incoming(call, job, &self.media, Some(ptx)), pages);
+        events.ended(&report);
         let end = self.clock.now();
         self.learn(&parties, t38_allowed, &report, end).await;
         let stored = self
@@ -306,6 +365,11 @@ impl Inbound {
         let outcome = report.outcome();
         match stored {
             Ok(Some(job)) => {
+                self.events.publish(EngineEvent::FaxReceived {
+                    job_uuid: job.to_string(),
+                    tenant_id: number.tenant_id.0,
+                    pages: received_pages(&report),
+                });
                 self.tracker.update(|t| {
                     t.rename(&key, &job.to_string(), end);
                     t.finish(&job.to_string(), report.is_success(), &outcome.reason, end);
@@ -480,6 +544,7 @@ impl Inbound {
                 end,
             )
             .await?;
+        tracing::Span::current().record("job_id", tracing::field::display(job.id));
         let attempt = store
             .start_attempt(&NewAttempt {
                 job_id: job.id,

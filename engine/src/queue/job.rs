@@ -22,14 +22,18 @@ use tokio::sync::{mpsc, watch};
 
 use super::dialer::DialRequest;
 use super::limits::GlobalSlot;
+use super::options::{layered, load_job_options, named_route, JobOptions};
 use super::pages::pages_from;
 use super::plan::{plan_attempt, Plan};
 use super::progress::{AttemptRecord, JobProgress, ATTEMPT_INTERRUPTED};
+use super::publish::CallEvents;
 use super::route::{load_route, Route, Target};
+use super::settings::QueueSettings;
 use super::settle::{complete, event, fail, finish, hand_back, interrupted};
 use super::tracker::{AttemptInfo, Begin, Phase};
 use super::worker::Ctx;
 use crate::call::{CallReport, FaxDirection, FaxOptions, Progress};
+use crate::events::CallInfo;
 use crate::policy::{self, DialPlan, Identity, Parties, T38Mode};
 
 /// Event kind of a job that ended delivered (or kept for the API).
@@ -55,6 +59,9 @@ pub(crate) async fn run_job(ctx: Arc<Ctx>, job: Job, slot: GlobalSlot) {
     }
 }
 
+/// How long a job whose gateways are all down waits before it looks again.
+const GATEWAYS_DOWN_WAIT: Duration = Duration::from_secs(30);
+
 async fn process(ctx: &Ctx, job: &Job, slot: GlobalSlot) -> Res<()> {
     let store = ctx.store.as_ref();
     let tenant = job.tenant_id;
@@ -62,8 +69,36 @@ async fn process(ctx: &Ctx, job: &Job, slot: GlobalSlot) -> Res<()> {
         .list_events(Some(tenant), Some(job.id), EVENT_LIMIT)
         .await?;
     let mut progress = JobProgress::from_events(&events);
-    let route = load_route(store, job.direction, &job.callee).await?;
+    let options = load_job_options(store, job, ctx.now()).await?;
+    let route = match &options {
+        Some(o) if !o.gateways.is_empty() => named_route(store, job, &o.gateways).await?,
+        _ => load_route(store, job.direction, &job.callee).await?,
+    };
+    let mut settings = ctx.settings.clone();
+    if let Some(n) = options.as_ref().and_then(|o| o.attempts) {
+        settings.retry_attempts = n.max(1);
+    }
     recover_interrupted(ctx, job, &route, &mut progress).await?;
+    let mut route = route;
+    let down: Vec<String> = route
+        .targets
+        .iter()
+        .filter(|t| ctx.dialer.is_down(&t.gateway.name))
+        .map(|t| t.gateway.name.clone())
+        .collect();
+    if !down.is_empty() {
+        if down.len() == route.targets.len() {
+            // Nothing to try: wait for a gateway to answer its probes again rather than
+            // spend the job's attempts on dead gateways.
+            let at = ctx.now() + delta(GATEWAYS_DOWN_WAIT);
+            let why = format!(
+                "every gateway is down (no answer to OPTIONS): {}",
+                down.join(", ")
+            );
+            return hand_back(ctx, job, at, &why).await;
+        }
+        route.targets.retain(|t| !down.contains(&t.gateway.name));
+    }
 
     let doc = match job.document_id {
         Some(id) => store.get_document(tenant, id).await?,
@@ -85,7 +120,7 @@ async fn process(ctx: &Ctx, job: &Job, slot: GlobalSlot) -> Res<()> {
     if route.targets.is_empty() {
         return no_target(ctx, job, &route).await;
     }
-    match plan_attempt(&progress, &route.targets, total, &ctx.settings) {
+    match plan_attempt(&progress, &route.targets, total, &settings) {
         Plan::AlreadyDelivered => complete(ctx, job, "delivered before a restart", true).await,
         Plan::AllPagesConfirmed => {
             complete(
@@ -110,6 +145,8 @@ async fn process(ctx: &Ctx, job: &Job, slot: GlobalSlot) -> Res<()> {
                 attempt,
                 total,
                 data: &doc.data,
+                settings: &settings,
+                options: options.as_ref(),
             };
             dial(ctx, a, &progress, slot).await
         }
@@ -134,14 +171,14 @@ fn begin_of(job: &Job, total: u32) -> Begin {
 /// else has nowhere to go.
 async fn no_target(ctx: &Ctx, job: &Job, route: &Route) -> Res<()> {
     if !route.deferred.is_empty() {
-        // Hook: webhook and e-mail delivery (a later issue) takes these from here.
+        // The notifier delivers a received fax to these on `FaxReceived`.
         let kinds: Vec<&str> = route
             .deferred
             .iter()
             .map(|e| e.endpoint_type.as_str())
             .collect();
         let reason = format!(
-            "kept for the API; delivery to {} endpoints is not implemented yet",
+            "kept for the API; its {} endpoints get it from the notifier",
             kinds.join(", ")
         );
         return complete(ctx, job, &reason, false).await;
@@ -264,6 +301,10 @@ pub(super) struct Attempt<'a> {
     pub(super) attempt: u32,
     pub(super) total: u32,
     pub(super) data: &'a [u8],
+    /// The queue's settings with the job's own attempt count.
+    pub(super) settings: &'a QueueSettings,
+    /// What the job asked for itself, if anything.
+    pub(super) options: Option<&'a JobOptions>,
 }
 
 impl Attempt<'_> {
@@ -291,7 +332,7 @@ async fn dial(ctx: &Ctx, a: Attempt<'_>, progress: &JobProgress, slot: GlobalSlo
         let at = now + delta(wait.max(Duration::from_millis(100)));
         return hand_back(ctx, job, at, "the gateway's call rate is used up").await;
     }
-    let plan = dial_plan(ctx, job, gw.t38_allowed, progress.fax_failures).await?;
+    let plan = dial_plan(ctx, &a, gw.t38_allowed, progress.fax_failures).await?;
     let sliced = match pages_from(a.data, a.first_page) {
         Ok(b) => b,
         Err(e) => return fail(ctx, job, &format!("the document cannot be read: {e}")).await,
@@ -312,7 +353,7 @@ async fn dial(ctx: &Ctx, a: Attempt<'_>, progress: &JobProgress, slot: GlobalSlo
             &key,
             AttemptInfo {
                 attempt: a.attempt,
-                max_attempts: ctx.settings.retry_attempts,
+                max_attempts: a.settings.retry_attempts,
                 priority: target.endpoint.priority,
                 endpoint_type: target.endpoint.endpoint_type.as_str().to_owned(),
                 endpoint_label: target.endpoint.scope.as_str().to_owned(),
@@ -329,14 +370,11 @@ async fn dial(ctx: &Ctx, a: Attempt<'_>, progress: &JobProgress, slot: GlobalSlo
         .and_then(|()| std::fs::write(&tiff, &sliced));
     let report = match written {
         Ok(()) => {
-            call(
-                ctx,
-                &a,
-                attempt.id,
-                tiff.clone(),
-                fax_options(&ctx.settings.fax, &plan),
-            )
-            .await
+            let mut options = fax_options(&ctx.settings.fax, &plan);
+            if let Some(ring) = a.options.and_then(JobOptions::ring_timeout) {
+                options.ring_timeout = ring;
+            }
+            call(ctx, &a, attempt.id, tiff.clone(), options).await
         }
         Err(e) => {
             let mut r = CallReport::new(FaxDirection::Send);
@@ -393,8 +431,22 @@ async fn call(
 ) -> Finished {
     let job = a.job;
     let (cancel_tx, cancel_rx) = watch::channel(false);
+    let cancel_tx = Arc::new(cancel_tx);
     let (ptx, prx) = mpsc::unbounded_channel();
     let already = a.first_page.saturating_sub(1);
+    let info = CallInfo {
+        call_uuid: uuid::Uuid::new_v4().to_string(),
+        job_uuid: Some(job.id.to_string()),
+        tenant_id: Some(job.tenant_id.0),
+        sip_call_id: String::new(),
+        direction: FaxDirection::Send,
+        caller: job.caller.clone(),
+        callee: job.callee.clone(),
+        gateway: Some(a.target().gateway.name.clone()),
+    };
+    // Listed for `uuid_kill`/`hupall` for as long as the call runs.
+    let _live = ctx.events.calls.register(&info, cancel_tx.clone());
+    let mut events = CallEvents::pending(&ctx.events, info);
     let req = DialRequest {
         gateway: a.target().gateway.clone(),
         caller: job.caller.clone(),
@@ -416,8 +468,9 @@ async fn call(
                 never = guard => match never {},
             }
         },
-        record_pages(ctx, job, attempt, already, prx)
+        record_pages(ctx, job, attempt, already, prx, &mut events)
     );
+    events.ended(&report);
     Finished {
         report,
         confirmed,
@@ -476,11 +529,13 @@ async fn record_pages(
     attempt: store::AttemptId,
     already: u32,
     mut rx: mpsc::UnboundedReceiver<Progress>,
+    events: &mut CallEvents,
 ) -> u32 {
     let key = job.id.to_string();
     let mut confirmed = already;
     while let Some(p) = rx.recv().await {
-        let Progress::Page(page) = p else {
+        let Progress::Page(page) = &p else {
+            events.progress(&p, already);
             continue;
         };
         let number = already + page.page;
@@ -509,11 +564,19 @@ async fn record_pages(
                 tracing::warn!(job_id = %job.id, page = number, error = %e, "page result not stored")
             }
         }
+        // After the store write: a listener told of a page finds it in the store.
+        events.progress(&p, already);
     }
     confirmed
 }
 
-async fn dial_plan(ctx: &Ctx, job: &Job, t38_allowed: bool, fax_failures: u32) -> Res<DialPlan> {
+async fn dial_plan(
+    ctx: &Ctx,
+    a: &Attempt<'_>,
+    t38_allowed: bool,
+    fax_failures: u32,
+) -> Res<DialPlan> {
+    let job = a.job;
     let store = ctx.store.as_ref();
     let now = ctx.now();
     let mut settings = ctx.settings.policy.clone();
@@ -523,7 +586,10 @@ async fn dial_plan(ctx: &Ctx, job: &Job, t38_allowed: bool, fax_failures: u32) -
     }
     let parties = parties(job);
     let history = policy::persist::load_history(store, &parties, now).await?;
-    let overrides = policy::persist::load_overrides(store, &job.callee, now).await?;
+    let mut overrides = policy::persist::load_overrides(store, &job.callee, now).await?;
+    if let Some(o) = a.options {
+        overrides = layered(overrides, &o.overrides());
+    }
     let header = match store::E164::parse(&job.caller) {
         Ok(n) => store
             .find_number(&n)

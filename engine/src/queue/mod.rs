@@ -10,6 +10,9 @@
 //! The async shells are thin: [`Queue`] (claim loop and one job's attempt), [`Inbound`]
 //! (one incoming call), [`SipDialer`] (one outgoing call).
 
+pub mod bridging;
+mod bridging_run;
+mod calls;
 pub mod causes;
 mod control;
 pub mod delay;
@@ -17,15 +20,20 @@ mod dialer;
 mod inbound;
 mod job;
 pub mod limits;
+mod options;
 pub mod pages;
 pub mod plan;
+mod probes;
 pub mod progress;
+mod publish;
 pub mod route;
 mod settings;
 mod settle;
 pub mod tracker;
 mod worker;
 
+pub use bridging_run::Bridging;
+pub use calls::{Events, LiveCalls};
 pub use control::{Clock, Reload, ServerControl, Shutdown};
 pub use dialer::{empty_report, outgoing_call, DialRequest, Dialer, SipDialer};
 pub use inbound::{
@@ -33,6 +41,10 @@ pub use inbound::{
 };
 pub use job::{fax_options, JOB_COMPLETED, JOB_FAILED, JOB_HANDED_BACK};
 pub use limits::{Caps, Limits};
+pub use options::{
+    layered, load_job_options, named_route, save_job_options, JobOptions, JOB_OPTIONS_NAMESPACE,
+};
+pub use probes::probe_targets;
 pub use settings::QueueSettings;
 pub use tracker::{FaxRunState, Phase, TrackerHandle, TrackerView};
 pub use worker::{drain, Queue, QueueParts};

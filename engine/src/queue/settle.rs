@@ -10,6 +10,7 @@ use super::plan::{after_attempt, AttemptResult, Step};
 use super::progress::{AttemptRecord, JobProgress, ATTEMPT_ENDED, ATTEMPT_INTERRUPTED};
 use super::worker::Ctx;
 use crate::call::CallReport;
+use crate::events::EngineEvent;
 use crate::outcome::NextAction;
 use crate::policy::{self, MediaUsed};
 
@@ -69,7 +70,7 @@ pub(super) async fn finish(
         &a.route.targets,
         a.index,
         &result,
-        &ctx.settings,
+        a.settings,
         end,
         ctx.spread(),
     );
@@ -240,6 +241,13 @@ pub(super) async fn complete(ctx: &Ctx, job: &Job, reason: &str, delivered: bool
         )
         .await?;
         tracing::info!(job_id = %job.id, delivered, "job completed");
+        // A received fax kept for the API was not delivered anywhere: no delivery event.
+        if delivered {
+            ctx.events.publish(EngineEvent::JobDelivered {
+                job_uuid: job.id.to_string(),
+                tenant_id: job.tenant_id.0,
+            });
+        }
     } else {
         tracing::warn!(job_id = %job.id, "lease lost before completion; another worker has the job");
     }
@@ -260,6 +268,11 @@ pub(super) async fn fail(ctx: &Ctx, job: &Job, reason: &str) -> Res<()> {
     {
         event(ctx, job, JOB_FAILED, json!({ "reason": reason })).await?;
         tracing::info!(job_id = %job.id, %reason, "job failed");
+        ctx.events.publish(EngineEvent::JobFailed {
+            job_uuid: job.id.to_string(),
+            tenant_id: job.tenant_id.0,
+            reason: reason.to_owned(),
+        });
     } else {
         tracing::warn!(job_id = %job.id, "lease lost before the failure was recorded");
     }

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use store::{JobFailure, JobFilter, JobId, JobStatus, Store};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
+use super::calls::Events;
 use super::control::{Clock, Shutdown};
 use super::dialer::Dialer;
 use super::job::run_job;
@@ -27,6 +29,7 @@ pub(crate) struct Ctx {
     pub(crate) clock: Clock,
     pub(crate) worker: String,
     pub(crate) shutdown: Shutdown,
+    pub(crate) events: Events,
     jitter: Mutex<u64>,
 }
 
@@ -65,6 +68,8 @@ pub struct QueueParts {
     pub worker: String,
     /// The server's shutdown switches.
     pub shutdown: Shutdown,
+    /// Where calls and jobs are published, and the live call list (default: nowhere).
+    pub events: Events,
 }
 
 /// The durable queue's workers on this node.
@@ -96,6 +101,7 @@ impl Queue {
                 clock: p.clock,
                 worker: p.worker,
                 shutdown: p.shutdown,
+                events: p.events,
                 jitter: Mutex::new(seed),
             }),
             wake: Arc::new(Notify::new()),
@@ -105,6 +111,11 @@ impl Queue {
     /// The tracker.
     pub fn tracker(&self) -> TrackerHandle {
         self.ctx.tracker.clone()
+    }
+
+    /// The bus and live calls the queue publishes to.
+    pub fn events(&self) -> &Events {
+        &self.ctx.events
     }
 
     /// Wakes an idle worker loop (a job was just queued).
@@ -199,7 +210,14 @@ impl Queue {
                 .await;
             match claimed {
                 Ok(Some(job)) => {
-                    tasks.spawn(run_job(ctx.clone(), job, slot));
+                    // Every line logged for this job carries its id, and its call's SIP
+                    // Call-ID once the INVITE is out (recorded by the publisher).
+                    let span = tracing::info_span!(
+                        "job",
+                        job_id = %job.id,
+                        call_id = tracing::field::Empty
+                    );
+                    tasks.spawn(run_job(ctx.clone(), job, slot).instrument(span));
                     continue;
                 }
                 Ok(None) => drop(slot),

@@ -267,6 +267,8 @@ pub struct World {
     pub tracker: TrackerHandle,
     pub shutdown: Shutdown,
     pub spool: std::path::PathBuf,
+    /// The bus the queues publish on.
+    pub events: engine::queue::Events,
 }
 
 pub const CALLER: &str = "+15551230001";
@@ -328,6 +330,7 @@ impl World {
             dialer: Arc::default(),
             tracker: TrackerHandle::default(),
             shutdown: Shutdown::new(),
+            events: engine::queue::Events::on(engine::events::EventBus::new()),
         };
         for (name, priority) in gateways {
             w.gateway(name, None, *priority).await;
@@ -403,6 +406,7 @@ impl World {
             clock: self.clock.clock(),
             worker: worker.into(),
             shutdown: self.shutdown.clone(),
+            events: self.events.clone(),
         })
     }
 

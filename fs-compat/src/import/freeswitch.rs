@@ -6,19 +6,22 @@
 //! transport; a proxy given as an IP address becomes the allowed source of calls from the
 //! gateway. Everything else (`expire-seconds`, `from-user`, `from-domain`,
 //! `caller-id-in-from`, …) has no faxserver equivalent and is reported, never dropped
-//! silently. Gateways are imported as upstream carriers (no tenant) with T.38 allowed.
+//! silently. Gateways are imported as upstream carriers (no tenant) with T.38 allowed;
+//! importing again replaces the gateway of the same name ([`apply_gateway`]).
 
 use std::net::IpAddr;
 
-use regex::Regex;
-use store::{NewGateway, Transport};
+use store::{Gateway, NewGateway, Store, Transport};
+
+use super::ImportError;
 
 /// One gateway read from XML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedGateway {
     /// What to create.
     pub gateway: NewGateway,
-    /// Parameters faxserver has no place for: (name, value).
+    /// Parameters faxserver has no place for: (name, value); gateway channel variables
+    /// appear as `variable:<name>`.
     pub unmapped: Vec<(String, String)>,
 }
 
@@ -40,34 +43,110 @@ pub struct GatewayFile {
     pub rejected: Vec<Rejected>,
 }
 
-fn re(pattern: &str) -> Regex {
-    // The patterns are constants of this file; a typo would fail every test.
-    Regex::new(pattern).unwrap_or_else(|e| unreachable!("bad pattern {pattern}: {e}"))
+/// Reads the gateways of one XML file's text: every `<gateway>` element at any depth (a
+/// file holds `<include>`, sometimes `<profile><gateways>` around them).
+pub fn parse_gateways(xml: &str) -> Result<GatewayFile, ImportError> {
+    let doc = match roxmltree::Document::parse(xml) {
+        Ok(doc) => doc,
+        Err(first) => {
+            // Hand-written files sometimes list gateways without a root element; FreeSWITCH
+            // itself needs `<include>`, so that wrapper is tried, and the original error kept.
+            let body = strip_declaration(xml);
+            let wrapped = format!("<include>{body}</include>");
+            return match roxmltree::Document::parse(&wrapped) {
+                Ok(doc) => Ok(gateways_of(&doc)),
+                Err(_) => Err(ImportError::Xml(first.to_string())),
+            };
+        }
+    };
+    Ok(gateways_of(&doc))
 }
 
-/// Reads the gateways of one XML file's text.
-pub fn parse_gateways(xml: &str) -> GatewayFile {
-    let comments = re(r"(?s)<!--.*?-->");
-    let xml = comments.replace_all(xml, "");
-    let gateway = re(r#"(?s)<gateway\s([^>]*?)(/>|>(.*?)</gateway\s*>)"#);
-    let param = re(r#"(?s)<param\s([^>]*?)/?>"#);
+fn strip_declaration(xml: &str) -> &str {
+    let t = xml.trim_start_matches('\u{feff}').trim_start();
+    match t
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split_once("?>"))
+    {
+        Some((_, rest)) => rest,
+        None => t,
+    }
+}
+
+fn gateways_of(doc: &roxmltree::Document) -> GatewayFile {
     let mut out = GatewayFile::default();
-    for g in gateway.captures_iter(&xml) {
-        let name = attribute(&g[1], "name").unwrap_or_default();
+    for g in doc.descendants().filter(|n| n.has_tag_name("gateway")) {
+        let name = g.attribute("name").unwrap_or_default().to_owned();
         let mut params: Vec<(String, String)> = Vec::new();
-        if let Some(body) = g.get(3) {
-            for p in param.captures_iter(body.as_str()) {
-                if let Some(n) = attribute(&p[1], "name") {
-                    params.push((n, attribute(&p[1], "value").unwrap_or_default()));
+        let mut variables: Vec<(String, String)> = Vec::new();
+        for child in g.children().filter(roxmltree::Node::is_element) {
+            match child.tag_name().name() {
+                "param" => {
+                    if let Some(n) = child.attribute("name") {
+                        params.push((n.to_owned(), value_of(&child)));
+                    }
                 }
+                "variables" => {
+                    for v in child.children().filter(|n| n.has_tag_name("variable")) {
+                        let n = v.attribute("name").unwrap_or_default();
+                        variables.push((format!("variable:{n}"), value_of(&v)));
+                    }
+                }
+                _ => {}
             }
         }
         match gateway_from(&name, params) {
-            Ok(g) => out.gateways.push(g),
+            Ok(mut g) => {
+                g.unmapped.extend(variables);
+                out.gateways.push(g);
+            }
             Err(reason) => out.rejected.push(Rejected { name, reason }),
         }
     }
     out
+}
+
+fn value_of(node: &roxmltree::Node) -> String {
+    node.attribute("value").unwrap_or_default().to_owned()
+}
+
+/// What importing one gateway did to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A new gateway.
+    Created,
+    /// A gateway of that name was replaced.
+    Updated,
+    /// A gateway of that name already said the same.
+    Unchanged,
+}
+
+/// Creates the gateway, or replaces the one of the same name, so that importing twice
+/// leaves one gateway.
+pub async fn apply_gateway(store: &dyn Store, g: &NewGateway) -> store::Result<Applied> {
+    match store.get_gateway_by_name(&g.name).await? {
+        None => {
+            store.create_gateway(g).await?;
+            Ok(Applied::Created)
+        }
+        Some(old) if same(&old, g) => Ok(Applied::Unchanged),
+        Some(old) => {
+            store.update_gateway(old.id, g).await?;
+            Ok(Applied::Updated)
+        }
+    }
+}
+
+fn same(old: &Gateway, new: &NewGateway) -> bool {
+    old.name == new.name
+        && old.uri == new.uri
+        && old.transport == new.transport
+        && old.username == new.username
+        && old.password == new.password
+        && old.register == new.register
+        && old.allowed_sources == new.allowed_sources
+        && old.tenant_id == new.tenant_id
+        && old.t38_allowed == new.t38_allowed
 }
 
 fn gateway_from(name: &str, params: Vec<(String, String)>) -> Result<ImportedGateway, String> {
@@ -84,6 +163,12 @@ fn gateway_from(name: &str, params: Vec<(String, String)>) -> Result<ImportedGat
     let host = get("proxy")
         .or_else(|| get("realm"))
         .ok_or_else(|| "neither proxy nor realm".to_owned())?;
+    if host.contains("${") {
+        // `$${var}` is expanded by FreeSWITCH's preprocessor from vars.xml, which we do not read.
+        return Err(format!(
+            "proxy {host} uses a FreeSWITCH variable; put the address in the file and import again"
+        ));
+    }
     let bare = host
         .strip_prefix("sips:")
         .or_else(|| host.strip_prefix("sip:"))
@@ -148,23 +233,6 @@ fn gateway_from(name: &str, params: Vec<(String, String)>) -> Result<ImportedGat
     })
 }
 
-/// An attribute's value (either quote), with XML's predefined entities decoded.
-fn attribute(attributes: &str, name: &str) -> Option<String> {
-    let pattern = format!(
-        r#"(?:^|\s){}\s*=\s*(?:"([^"]*)"|'([^']*)')"#,
-        regex::escape(name)
-    );
-    let caps = re(&pattern).captures(attributes)?;
-    let raw = caps.get(1).or_else(|| caps.get(2))?.as_str();
-    Some(
-        raw.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +262,7 @@ mod tests {
 
     #[test]
     fn sofia_gateways() {
-        let file = parse_gateways(SAMPLE);
+        let file = parse_gateways(SAMPLE).expect("well-formed");
         let names: Vec<&str> = file
             .gateways
             .iter()
@@ -233,10 +301,40 @@ mod tests {
     }
 
     #[test]
-    fn junk_is_not_a_gateway() {
-        assert_eq!(parse_gateways("<gateway"), GatewayFile::default());
-        assert_eq!(parse_gateways("not xml at all"), GatewayFile::default());
-        let file = parse_gateways(r#"<gateway name=""><param name="proxy" value="x"/></gateway>"#);
+    fn broken_xml_is_an_error_with_a_position() {
+        let err = parse_gateways(
+            "<include><gateway name=\"a\">\n<param name=\"proxy\" value=\"x\"></include>",
+        )
+        .expect_err("unclosed elements");
+        let text = err.to_string();
+        assert!(text.starts_with("not well-formed XML: "), "{text}");
+        assert!(text.contains("2:"), "names the line: {text}");
+        assert!(parse_gateways("<gateway").is_err());
+        let file = parse_gateways(r#"<gateway name=""><param name="proxy" value="x"/></gateway>"#)
+            .expect("a bare gateway is accepted");
         assert_eq!(file.rejected[0].reason, "gateway without a name");
+    }
+
+    #[test]
+    fn profiles_variables_and_unexpanded_proxies() {
+        let xml = r#"<?xml version="1.0"?>
+<profile name="external"><gateways>
+  <X-PRE-PROCESS cmd="include" data="external/*.xml"/>
+  <gateway name="gw1">
+    <param name="proxy" value="[2001:db8::1]:5060"/>
+    <variables><variable name="sip_cid_type" value="rpid" direction="outbound"/></variables>
+  </gateway>
+  <gateway name="gw2"><param name="proxy" value="$${default_provider}"/></gateway>
+</gateways></profile>"#;
+        let file = parse_gateways(xml).expect("well-formed");
+        assert_eq!(file.gateways.len(), 1);
+        let g = &file.gateways[0];
+        assert_eq!(g.gateway.allowed_sources, ["2001:db8::1"]);
+        assert_eq!(
+            g.unmapped,
+            [("variable:sip_cid_type".to_owned(), "rpid".to_owned())]
+        );
+        assert_eq!(file.rejected[0].name, "gw2");
+        assert!(file.rejected[0].reason.contains("FreeSWITCH variable"));
     }
 }

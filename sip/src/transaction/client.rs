@@ -176,6 +176,11 @@ impl InviteClient {
     pub(crate) fn is_terminated(&self) -> bool {
         self.state == InviteState::Terminated
     }
+
+    /// True until a final response, a timeout or a transport error ends the exchange.
+    pub(crate) fn awaiting_final(&self) -> bool {
+        matches!(self.state, InviteState::Calling | InviteState::Proceeding)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,5 +294,13 @@ impl NonInviteClient {
 
     pub(crate) fn is_terminated(&self) -> bool {
         self.state == NonInviteState::Terminated
+    }
+
+    /// True until a final response, a timeout or a transport error ends the exchange.
+    pub(crate) fn awaiting_final(&self) -> bool {
+        matches!(
+            self.state,
+            NonInviteState::Trying | NonInviteState::Proceeding
+        )
     }
 }

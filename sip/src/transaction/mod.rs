@@ -38,6 +38,7 @@ use self::server::{InviteServer, NonInviteServer};
 use self::types::Outbox;
 use crate::error::{Error, Result};
 use crate::msg::{HeaderName, Host, Message, Method, Request, Response, Via, MAGIC_COOKIE};
+use crate::stats::{Counters, End, Side};
 
 #[derive(Debug)]
 enum Tx {
@@ -63,6 +64,15 @@ impl Tx {
             Tx::NonInviteClient(t, _) => t.is_terminated(),
             Tx::InviteServer(t, ..) => t.is_terminated(),
             Tx::NonInviteServer(t, _) => t.is_terminated(),
+        }
+    }
+
+    /// True while a client transaction waits for its final response.
+    fn awaiting_final(&self) -> bool {
+        match self {
+            Tx::InviteClient(t, _) => t.awaiting_final(),
+            Tx::NonInviteClient(t, _) => t.awaiting_final(),
+            _ => false,
         }
     }
 }
@@ -210,7 +220,11 @@ impl TransactionLayer {
         response: Response,
     ) -> Result<()> {
         let tx = self.txs.get_mut(&id).ok_or(Error::UnknownTransaction)?;
-        match tx {
+        let counted = response.status.is_final().then(|| {
+            let method = response.headers.cseq().map(|c| c.method);
+            (method, End::of_status(response.status.as_u16()))
+        });
+        let sent = match tx {
             Tx::InviteServer(t, _, accepted_key) => {
                 let success = response.status.is_success();
                 t.send_response(now, response, &mut self.out)?;
@@ -228,6 +242,23 @@ impl TransactionLayer {
             _ => Err(Error::TransactionState(
                 "responses are sent in server transactions",
             )),
+        };
+        // A second final is refused above, so each server transaction counts once.
+        if let (Ok(()), Some((Ok(method), end))) = (&sent, counted) {
+            Counters::global().record(Side::Server, &method, end);
+        }
+        sent
+    }
+
+    /// Counts client transaction `id` as ended if this step ended its wait for a final.
+    fn count_client(&self, id: Option<TransactionId>, was_waiting: bool, end: End) {
+        let Some(tx) = id.and_then(|id| self.txs.get(&id)) else {
+            return;
+        };
+        if let (true, false, Tx::InviteClient(_, k) | Tx::NonInviteClient(_, k)) =
+            (was_waiting, tx.awaiting_final(), tx)
+        {
+            Counters::global().record(Side::Client, &k.method, end);
         }
     }
 
@@ -327,6 +358,10 @@ impl TransactionLayer {
         let id = ClientKey::for_response(&resp)
             .ok()
             .and_then(|k| self.clients.get(&k).copied());
+        let end = End::of_status(resp.status.as_u16());
+        let waiting = id
+            .and_then(|id| self.txs.get(&id))
+            .is_some_and(Tx::awaiting_final);
         match id.and_then(|id| self.txs.get_mut(&id)) {
             Some(Tx::InviteClient(t, _)) => t.on_response(now, resp, &mut self.out),
             Some(Tx::NonInviteClient(t, _)) => t.on_response(now, resp, &mut self.out),
@@ -335,11 +370,13 @@ impl TransactionLayer {
                 peer: source,
             }),
         }
+        self.count_client(id, waiting, end);
         self.reap();
     }
 
     /// The transport failed to send for transaction `id`.
     pub fn handle_transport_error(&mut self, _now: Instant, id: TransactionId) {
+        let waiting = self.txs.get(&id).is_some_and(Tx::awaiting_final);
         match self.txs.get_mut(&id) {
             Some(Tx::InviteClient(t, _)) => t.on_transport_error(&mut self.out),
             Some(Tx::NonInviteClient(t, _)) => t.on_transport_error(&mut self.out),
@@ -347,6 +384,7 @@ impl TransactionLayer {
             Some(Tx::NonInviteServer(t, _)) => t.on_transport_error(&mut self.out),
             None => {}
         }
+        self.count_client(Some(id), waiting, End::TransportError);
         self.reap();
     }
 
@@ -361,6 +399,7 @@ impl TransactionLayer {
             .collect();
         due.sort();
         for id in due {
+            let waiting = self.txs.get(&id).is_some_and(Tx::awaiting_final);
             match self.txs.get_mut(&id) {
                 Some(Tx::InviteClient(t, _)) => t.on_timeout(now, &mut self.out),
                 Some(Tx::NonInviteClient(t, _)) => t.on_timeout(now, &mut self.out),
@@ -368,6 +407,7 @@ impl TransactionLayer {
                 Some(Tx::NonInviteServer(t, _)) => t.on_timeout(now),
                 None => {}
             }
+            self.count_client(Some(id), waiting, End::Timeout);
         }
         self.reap();
     }

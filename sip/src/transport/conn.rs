@@ -98,4 +98,5 @@ pub(crate) async fn run(
         }
     }
     shared.forget(remote, &me);
+    let _ = shared.closed.send(peer);
 }

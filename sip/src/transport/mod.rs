@@ -36,4 +36,4 @@ pub use fixup::{
 pub use framer::{StreamFramer, StreamItem, PING, PONG};
 pub use keepalive::{KeepAlive, KeepAliveAction, KeepAliveConfig};
 pub use resolve::{resolve, Answer, Naptr, Resolver, Srv, TargetList};
-pub use shell::{Incoming, SipTransport, TransportConfig, TransportStats};
+pub use shell::{Incoming, SipTransport, TransportConfig, TransportEvent, TransportStats};

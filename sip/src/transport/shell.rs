@@ -59,6 +59,18 @@ pub struct Incoming {
     pub peer: Peer,
 }
 
+/// What [`SipTransport::next_event`] yields.
+// Moved once per message, straight to the transaction layer: boxing would only add an
+// allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum TransportEvent {
+    /// A message arrived.
+    Message(Incoming),
+    /// A TCP connection closed (either side, or a missed keep-alive pong).
+    FlowClosed(Peer),
+}
+
 /// Counters of what the transport did with bytes it could not use, and keep-alives.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TransportStats {
@@ -97,6 +109,7 @@ type ConnTable = HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>;
 pub(crate) struct Shared {
     pub(crate) conns: Mutex<ConnTable>,
     pub(crate) incoming: mpsc::UnboundedSender<Incoming>,
+    pub(crate) closed: mpsc::UnboundedSender<Peer>,
     pub(crate) stats: Counters,
     pub(crate) keepalive: KeepAliveConfig,
 }
@@ -145,6 +158,7 @@ pub struct SipTransport {
     tcp: Vec<SocketAddr>,
     shared: Arc<Shared>,
     incoming: mpsc::UnboundedReceiver<Incoming>,
+    closed: mpsc::UnboundedReceiver<Peer>,
     shutdown_rx: watch::Receiver<()>,
     // Held only so that dropping the transport signals every task to stop.
     _shutdown: watch::Sender<()>,
@@ -158,10 +172,12 @@ impl SipTransport {
     /// Binds every socket of `cfg` and starts receiving.
     pub async fn bind(cfg: TransportConfig) -> Result<SipTransport> {
         let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (closed_tx, closed_rx) = mpsc::unbounded_channel();
         let (sd_tx, sd_rx) = watch::channel(());
         let shared = Arc::new(Shared {
             conns: Mutex::new(HashMap::new()),
             incoming: in_tx,
+            closed: closed_tx,
             stats: Counters::default(),
             keepalive: cfg.keepalive,
         });
@@ -200,6 +216,7 @@ impl SipTransport {
             tcp,
             shared,
             incoming: in_rx,
+            closed: closed_rx,
             shutdown_rx: sd_rx,
             _shutdown: sd_tx,
         })
@@ -257,6 +274,16 @@ impl SipTransport {
     /// The next message received on any socket; `None` once the transport is shutting down.
     pub async fn recv(&mut self) -> Option<Incoming> {
         self.incoming.recv().await
+    }
+
+    /// The next message received, or a TCP connection that closed (so that registrations
+    /// made over it can be dropped); `None` once the transport is shutting down.
+    pub async fn next_event(&mut self) -> Option<TransportEvent> {
+        tokio::select! {
+            biased;
+            m = self.incoming.recv() => m.map(TransportEvent::Message),
+            Some(p) = self.closed.recv() => Some(TransportEvent::FlowClosed(p)),
+        }
     }
 
     /// Counters so far.

@@ -1,10 +1,13 @@
 //! The conformance suite every [`Store`] implementation must pass.
 
+pub mod bridges;
 pub mod deliveries;
+pub mod dialing;
 pub mod fax;
 pub mod isolation;
 pub mod queue;
 pub mod routing;
+pub mod stats;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::json;
@@ -54,6 +57,9 @@ pub async fn run(s: &dyn Store) {
     isolation::run(s).await;
     fax::run(s).await;
     deliveries::run(s).await;
+    stats::run(s).await;
+    dialing::run(s).await;
+    bridges::run(s).await;
 }
 
 async fn tenants_and_numbers(s: &dyn Store) {

@@ -51,7 +51,8 @@ pub struct OutgoingCall {
     pub from: NameAddr,
     /// To (the callee).
     pub to: NameAddr,
-    /// Next hop.
+    /// Next hop; an unspecified address (see [`OutgoingCall::resolving`]) means: resolve
+    /// the Request-URI per RFC 3263 when dialling.
     pub peer: Peer,
     /// Credentials for 401/407 challenges.
     pub credentials: Option<Credentials>,
@@ -63,14 +64,26 @@ impl OutgoingCall {
     /// A call to `sip:<number>@<host:port>` straight to that address over UDP, from
     /// `from_number` at `local`.
     pub fn direct(uri: &str, from_number: &str, local: SocketAddr) -> Result<Self, CallError> {
-        let target = Uri::parse(uri).map_err(CallError::Sip)?;
-        let sip_uri = target.as_sip().ok_or(CallError::Setup("not a sip: URI"))?;
+        let mut call = Self::resolving(uri, from_number, local)?;
+        let sip_uri = call
+            .target
+            .as_sip()
+            .ok_or(CallError::Setup("not a sip: URI"))?;
         let host = sip_uri.host.canonical();
         let port = sip_uri.port.unwrap_or(5060);
-        let addr: SocketAddr = format!("{host}:{port}")
+        call.peer.addr = format!("{host}:{port}")
             .parse()
             .or_else(|_| format!("[{host}]:{port}").parse())
             .map_err(|_| CallError::Setup("the URI's host must be an IP address"))?;
+        Ok(call)
+    }
+
+    /// A call to any `sip:` URI, its host a name or an address: the next hops are found
+    /// per RFC 3263 through the agent's resolver when the call is placed, with failover.
+    pub fn resolving(uri: &str, from_number: &str, local: SocketAddr) -> Result<Self, CallError> {
+        let target = Uri::parse(uri).map_err(CallError::Sip)?;
+        target.as_sip().ok_or(CallError::Setup("not a sip: URI"))?;
+        let addr = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0);
         let user = if from_number.is_empty() {
             "faxserver"
         } else {
@@ -95,6 +108,11 @@ impl OutgoingCall {
 /// What a running call reports as it goes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
+    /// The INVITE went out under this SIP Call-ID (outgoing calls; sent first).
+    Placed {
+        /// SIP Call-ID.
+        call_id: String,
+    },
     /// The far end is ringing (18x).
     Ringing,
     /// The call was answered.
@@ -131,6 +149,7 @@ enum Flow {
     Stop,
 }
 
+mod guard;
 mod signalling;
 mod start;
 mod tick;
@@ -336,6 +355,7 @@ impl Session {
         }
         self.report.duration_ms = self.now_ms();
         if let Some(leg) = &self.leg {
+            self.report.media_counters.add(leg.media_counters());
             tracing::debug!(
                 call_id = %self.report.call_id,
                 local = %leg.local_addr(),

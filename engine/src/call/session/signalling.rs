@@ -23,6 +23,11 @@ impl Session {
                 self.add_reasons(reasons);
                 Flow::Go
             }
+            CallEvent::Routed { peer } => {
+                let transport = format!("{:?}", peer.transport).to_lowercase();
+                self.report.next_hop = Some(format!("{transport}:{}", peer.addr));
+                Flow::Go
+            }
             CallEvent::Dialog(ev) => self.on_dialog(*ev),
         }
     }

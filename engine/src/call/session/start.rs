@@ -30,17 +30,24 @@ pub async fn run_outgoing(
         media.offer = OfferMedia::T38;
     }
     report.offered_only_g711 = media.offer == OfferMedia::Audio;
+    let (peer, alternates) = match next_hops(agent, &call).await {
+        Ok(hops) => hops,
+        Err(why) => {
+            report.failure = Some(why);
+            return report;
+        }
+    };
     let params = sip::dialog::CallParams {
         target: call.target,
         from: call.from,
         to: call.to,
-        peer: call.peer,
+        peer,
         media,
         delayed_offer: false,
         credentials: call.credentials,
         headers: call.headers,
     };
-    let handle = match agent.invite(params).await {
+    let handle = match agent.invite_with_failover(params, alternates).await {
         Ok(h) => h,
         Err(e) => {
             report.failure = Some(format!("could not place the call: {e}"));
@@ -48,6 +55,11 @@ pub async fn run_outgoing(
         }
     };
     report.call_id = handle.call_id().to_owned();
+    if let Some(p) = &progress {
+        let _ = p.send(Progress::Placed {
+            call_id: report.call_id.clone(),
+        });
+    }
     let ring_deadline = TokioInstant::now() + job.options.ring_timeout;
     let mut session = Session::new(
         handle,
@@ -59,7 +71,27 @@ pub async fn run_outgoing(
         progress,
     );
     session.ring_deadline = Some(ring_deadline);
-    session.run().await
+    guard::run_guarded(session).await
+}
+
+/// The next hop of `call` and the ones to fail over to: the given peer, or, when its
+/// address is unspecified ([`OutgoingCall::resolving`]), the RFC 3263 targets of the URI.
+async fn next_hops(agent: &SipAgent, call: &OutgoingCall) -> Result<(Peer, Vec<Peer>), String> {
+    if !call.peer.addr.ip().is_unspecified() {
+        return Ok((call.peer, Vec::new()));
+    }
+    let Some(uri) = call.target.as_sip() else {
+        return Err(format!("cannot dial {}: not a sip: URI", call.target));
+    };
+    let mut targets = agent.resolve(uri).await.into_iter();
+    match targets.next() {
+        Some(first) => Ok((first, targets.collect())),
+        None => Err(format!(
+            "cannot dial {}: {} does not resolve",
+            call.target,
+            uri.host.canonical()
+        )),
+    }
 }
 
 /// Answers `incoming` (after the configured delay) and runs the fax `job` on it.
@@ -100,7 +132,7 @@ pub async fn run_incoming(
     );
     session.handle.ring();
     session.answer_at = Some(TokioInstant::now() + delay);
-    session.run().await
+    guard::run_guarded(session).await
 }
 
 pub(super) fn fax_direction(d: &Direction) -> FaxDirection {

@@ -2,6 +2,7 @@
 //! dead-T.38 check and the timers that make every call end.
 
 use super::*;
+use crate::call::clock::GIVE_UP_SKIPPED;
 
 impl Session {
     pub(super) fn start_media(&mut self, agreed: &Agreed) -> Result<(), CallError> {
@@ -36,6 +37,7 @@ impl Session {
         // The old terminal's last events (a page just confirmed) still count; then it goes.
         self.collect_events();
         if let Some(leg) = self.leg.take() {
+            self.report.media_counters.add(leg.media_counters());
             return Ok(leg.into_socket());
         }
         self.socket
@@ -137,6 +139,16 @@ impl Session {
     }
 
     pub(super) fn on_tick(&mut self, now: std::time::Instant) -> Flow {
+        if self.fell_behind() {
+            return Flow::Go;
+        }
+        if self
+            .opts
+            .test_panic_at_ms
+            .is_some_and(|at| self.now_ms() >= at)
+        {
+            panic!("test hook: panic at {} ms of media", self.now_ms());
+        }
         let mut tones = std::mem::take(&mut self.tones);
         if let Some(leg) = &mut self.leg {
             if let Err(e) = leg.tick(now, &mut tones) {
@@ -161,6 +173,24 @@ impl Session {
         self.check_dead_t38();
         self.check_timers();
         Flow::Go
+    }
+
+    /// A call whose task was starved so long that catching up is hopeless is failed, so its
+    /// work stops competing with the calls that can still succeed.
+    fn fell_behind(&mut self) -> bool {
+        let Some(skipped) = self.clock.as_ref().map(MediaClock::skipped) else {
+            return false;
+        };
+        if skipped <= GIVE_UP_SKIPPED {
+            return false;
+        }
+        self.fail(&format!(
+            "server overloaded: the call fell {} ms behind real time",
+            skipped.as_millis()
+        ));
+        self.stop_fax();
+        self.hang_up();
+        true
     }
 
     pub(super) fn maybe_request_on_tone(&mut self) {

@@ -1,0 +1,123 @@
+//! The agent's edges, over real sockets: a peer registered over TCP is forgotten when its
+//! connection closes, and requests from sources outside the ACL are rate-limited per
+//! source and dropped silently beyond the limit.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use engine::call::{AgentConfig, PeerAcl, RateLimit, SipAgent};
+use sip::msg::Uri;
+use sip::registrar::RegistrarConfig;
+use sip::transaction::Transport;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Polls `agent` until `pred` holds for `aor`'s targets; a failure guard, not a delay.
+async fn targets_until(
+    agent: &SipAgent,
+    aor: &Uri,
+    pred: impl Fn(&[(Uri, sip::transaction::Peer)]) -> bool,
+) -> Vec<(Uri, sip::transaction::Peer)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = agent.registered_targets(aor).await;
+        if pred(&t) || tokio::time::Instant::now() > deadline {
+            return t;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_registered_over_tcp_is_forgotten_when_its_connection_closes() {
+    let mut cfg = AgentConfig::new(SocketAddr::new(LO, 0));
+    cfg.acl = PeerAcl::parse(["127.0.0.1"]).unwrap();
+    cfg.registrar = Some(RegistrarConfig::new("faxserver-test"));
+    let (agent, _) = SipAgent::start(cfg).await.unwrap();
+    let server = agent.local_addr();
+
+    let mut tcp = TcpStream::connect(server).await.unwrap();
+    let me = tcp.local_addr().unwrap();
+    let register = format!(
+        "REGISTER sip:{ip} SIP/2.0\r\n\
+         Via: SIP/2.0/TCP {me};branch=z9hG4bKflow1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:pbx@{ip}>;tag=f1\r\n\
+         To: <sip:pbx@{ip}>\r\n\
+         Call-ID: flow-test-1\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:pbx@{me};transport=tcp>\r\n\
+         Expires: 600\r\n\
+         Content-Length: 0\r\n\r\n",
+        ip = server.ip(),
+    );
+    tcp.write_all(register.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tcp.read(&mut buf).await.unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+
+    let aor = Uri::parse(&format!("sip:pbx@{}", server.ip())).unwrap();
+    let bound = targets_until(&agent, &aor, |t| !t.is_empty()).await;
+    assert_eq!(bound.len(), 1);
+    assert_eq!(bound[0].1.transport, Transport::Tcp);
+    assert_eq!(bound[0].1.addr, me);
+
+    drop(tcp);
+    let after = targets_until(&agent, &aor, <[_]>::is_empty).await;
+    assert!(after.is_empty(), "still dialled at a dead flow: {after:?}");
+}
+
+fn options(n: usize, to: SocketAddr, me: SocketAddr) -> String {
+    format!(
+        "OPTIONS sip:{to} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKscan{n}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:100@{me}>;tag=s{n}\r\n\
+         To: <sip:100@{to}>\r\n\
+         Call-ID: scan-{n}\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanner_outside_the_acl_gets_its_burst_answered_and_the_rest_dropped() {
+    let mut cfg = AgentConfig::new(SocketAddr::new(LO, 0));
+    cfg.acl = PeerAcl::parse(["192.0.2.0/24"]).unwrap();
+    // No refill during the test, so the count is exact whatever the machine's speed.
+    cfg.unknown_source_limit = RateLimit {
+        burst: 4,
+        per_second: 0,
+    };
+    let (agent, _) = SipAgent::start(cfg).await.unwrap();
+    let scanner = UdpSocket::bind(SocketAddr::new(LO, 0)).await.unwrap();
+    let me = scanner.local_addr().unwrap();
+    let total = 40;
+    for n in 0..total {
+        let req = options(n, agent.local_addr(), me);
+        scanner
+            .send_to(req.as_bytes(), agent.local_addr())
+            .await
+            .unwrap();
+    }
+    // The agent answers in order, so once it has dropped the rest, every answer it will
+    // give has been sent.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while agent.dropped_unknown() < (total - 4) as u64 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(agent.dropped_unknown(), (total - 4) as u64);
+    let mut answered = 0;
+    let mut buf = vec![0u8; 4096];
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(300), scanner.recv_from(&mut buf)).await
+    {
+        assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+        answered += 1;
+    }
+    assert_eq!(answered, 4, "only the burst is answered");
+}
