@@ -176,6 +176,7 @@ pub fn run(spec: &LoopbackSpec) -> Result<LoopbackOutcome, LoopbackError> {
         Role::Calling,
         Direction::Send {
             tiff: spec.send_tiff.clone(),
+            first_page: 1,
         },
         &spec.sender_t30,
         &spec.t38,

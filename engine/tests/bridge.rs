@@ -8,7 +8,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use engine::call::bridge::{run_bridge, BridgeOptions, BridgeReport};
+use engine::call::bridge::{run_bridge, run_bridge_failover, BridgeOptions, BridgeReport};
 use engine::call::{
     run_incoming, run_outgoing, AgentConfig, CallEvent, CallReport, FaxJob, FaxOptions,
     IncomingCall, MediaSettings, OutgoingCall, PeerAcl, SipAgent, T38Mode,
@@ -82,6 +82,16 @@ fn fax_options(ident: &str, side: &Side) -> FaxOptions {
 }
 
 async fn bridged_call(sender: Side, bridge: BridgeOptions, receiver: Side) -> Outcome {
+    bridged_call_after(sender, bridge, receiver, None).await
+}
+
+/// A bridged call; with `refusal`, the bridge first tries a callee that refuses with it.
+async fn bridged_call_after(
+    sender: Side,
+    bridge: BridgeOptions,
+    receiver: Side,
+    refusal: Option<u16>,
+) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let tiff = common::charts_tiff(&common::itu_charts(2));
     let send_path = common::write_send_document(dir.path(), &tiff);
@@ -108,13 +118,38 @@ async fn bridged_call(sender: Side, bridge: BridgeOptions, receiver: Side) -> Ou
         let call = rx_incoming.recv().await.expect("the bridge calls");
         run_incoming(call, rx_job, &rx_settings, None).await
     });
+    let mut targets = Vec::new();
+    let mut refusing = None;
+    if let Some(status) = refusal {
+        let (agent, mut incoming) = SipAgent::start(acl()).await.unwrap();
+        targets.push(format!("sip:5559999@{}", agent.local_addr()));
+        refusing = Some(tokio::spawn(async move {
+            let call = incoming
+                .recv()
+                .await
+                .expect("the bridge tries the first callee");
+            call.handle.reject(status);
+            // Kept until the test ends, so the refusal is not cut short.
+            (agent, call)
+        }));
+    }
+    targets.push(format!("sip:5559999@{}", rx_agent.local_addr()));
     let br_settings = settings(&pool, &Side::audio());
-    let onward = format!("sip:5559999@{}", rx_agent.local_addr());
     let br_addr = br_agent.local_addr();
     let bridging = tokio::spawn(async move {
         let call = br_incoming.recv().await.expect("the sender calls");
-        let out = OutgoingCall::direct(&onward, "5550001", br_agent.local_addr()).unwrap();
-        run_bridge(&br_agent, call, out, &br_settings, bridge, None).await
+        let local = br_agent.local_addr();
+        let mut outs: Vec<_> = targets
+            .iter()
+            .map(|t| OutgoingCall::direct(t, "5550001", local).unwrap())
+            .collect();
+        if outs.len() == 1 {
+            let out = outs.pop().unwrap();
+            run_bridge(&br_agent, call, out, &br_settings, bridge, None).await
+        } else {
+            let outs = outs.into_iter().map(Into::into).collect();
+            run_bridge_failover(&br_agent, call, outs, &br_settings, bridge, None).await
+        }
     });
     let call = OutgoingCall::direct(
         &format!("sip:5551234@{br_addr}"),
@@ -125,6 +160,7 @@ async fn bridged_call(sender: Side, bridge: BridgeOptions, receiver: Side) -> Ou
     let tx_job = FaxJob {
         direction: Direction::Send {
             tiff: send_path.clone(),
+            first_page: 1,
         },
         options: fax_options("SENDER", &sender),
         cancel: None,
@@ -132,6 +168,9 @@ async fn bridged_call(sender: Side, bridge: BridgeOptions, receiver: Side) -> Ou
     let send = run_outgoing(&tx_agent, call, tx_job, &settings(&pool, &sender), None).await;
     let receive = receiving.await.unwrap();
     let bridge = bridging.await.unwrap();
+    if let Some(refusing) = refusing {
+        refusing.await.unwrap();
+    }
     assert!(send.is_success(), "sender: {}\n{bridge:#?}", send.summary());
     assert!(receive.is_success(), "receiver: {}", receive.summary());
     common::assert_same_pixels(&send_path, &rx_path);
@@ -170,6 +209,32 @@ async fn g711_sender_through_the_gateway_to_a_t38_receiver() {
     assert_eq!(media(&o.receive), ["t38/v2"]);
     assert_eq!(joints(&o.bridge), ["T.38 gateway"]);
     assert_gateway_records(&o.bridge);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_from_the_first_callee_fails_over_to_the_next() {
+    let bridge = BridgeOptions {
+        inbound_t38: T38Mode::Accept,
+        outbound_t38: T38Mode::Request,
+        ..BridgeOptions::default()
+    };
+    let receiver = Side::t38(UdpEc::Redundancy, 3);
+    let o = bridged_call_after(Side::audio(), bridge, receiver, Some(503)).await;
+    assert_eq!(joints(&o.bridge), ["T.38 gateway"]);
+    assert_gateway_records(&o.bridge);
+    let tried: Vec<_> = o
+        .bridge
+        .tried
+        .iter()
+        .map(|l| (l.sip_status, l.answered))
+        .collect();
+    assert_eq!(tried, [(Some(503), false), (Some(200), true)]);
+    assert_ne!(o.bridge.tried[0].target, o.bridge.tried[1].target);
+    assert_eq!(o.bridge.tried[1], o.bridge.outbound);
+    assert!(
+        o.bridge.tried[0].media.is_empty(),
+        "the refused leg carried no media"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -426,6 +491,7 @@ async fn a_super_g3_answerer_with_ansam_settles_on_v17_through_the_bridge() {
     let job = FaxJob {
         direction: Direction::Send {
             tiff: send_path.clone(),
+            first_page: 1,
         },
         options: fax_options("SENDER", &sender),
         cancel: None,

@@ -102,6 +102,7 @@ async fn call_with(
     let tx_job = FaxJob {
         direction: Direction::Send {
             tiff: send_path.clone(),
+            first_page: 1,
         },
         options: sender,
         cancel: None,

@@ -140,6 +140,7 @@ async fn call_the_liar(dir: &Path, dead_t38: DeadT38) -> (CallReport, Option<u32
     let job = FaxJob {
         direction: Direction::Send {
             tiff: send_path.clone(),
+            first_page: 1,
         },
         options: FaxOptions {
             ident: "SENDER".into(),

@@ -89,6 +89,7 @@ async fn a_panicking_call_fails_alone_and_the_other_call_completes() {
         let job = FaxJob {
             direction: Direction::Send {
                 tiff: send_path.clone(),
+                first_page: 1,
             },
             options: options("SENDER"),
             cancel: None,

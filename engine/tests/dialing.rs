@@ -132,6 +132,7 @@ async fn a_name_resolves_to_two_targets_and_the_fax_goes_through_the_second() {
     let tx_job = FaxJob {
         direction: Direction::Send {
             tiff: send_path.clone(),
+            first_page: 1,
         },
         options: options("SENDER"),
         cancel: None,

@@ -92,7 +92,13 @@ enum Fill {
 impl Party {
     fn new(role: Role, tiff: &Path, spec: &Spec, clock_ppm: f64, seed: u64) -> Party {
         let (ident, direction) = match role {
-            Role::Calling => ("+1 555 0100", Direction::Send { tiff: tiff.into() }),
+            Role::Calling => (
+                "+1 555 0100",
+                Direction::Send {
+                    tiff: tiff.into(),
+                    first_page: 1,
+                },
+            ),
             Role::Answering => ("+1 555 0199", Direction::Receive { tiff: tiff.into() }),
         };
         let t30 = T30Config {

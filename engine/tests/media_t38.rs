@@ -217,7 +217,10 @@ fn simulate(ec: ErrorCorrection, impairment: Impairment, seed: u64, dir: &Path) 
     };
     let mut caller = T38Terminal::new(
         Role::Calling,
-        Direction::Send { tiff: send },
+        Direction::Send {
+            tiff: send,
+            first_page: 1,
+        },
         &t30("+1 555 0100"),
         &t38,
     )

@@ -80,7 +80,10 @@ async fn fax_to(w: &World, number: &str, sources: &[&str]) -> Run {
     let target = format!("sip:{number}@{}", server.local_addr());
     let call = OutgoingCall::direct(&target, "+15550001111", client.local_addr()).unwrap();
     let job = FaxJob {
-        direction: spandsp::Direction::Send { tiff },
+        direction: spandsp::Direction::Send {
+            tiff,
+            first_page: 1,
+        },
         options: FaxOptions {
             ident: "SENDER".into(),
             t38: T38Mode::Off,

@@ -125,6 +125,7 @@ async fn a_pbx_registers_to_us_and_our_fax_goes_where_it_registered_from() {
     let job = FaxJob {
         direction: Direction::Send {
             tiff: send_path.clone(),
+            first_page: 1,
         },
         options: FaxOptions {
             ident: "US".into(),

@@ -177,6 +177,7 @@ impl LoopbackFax {
         let job = FaxJob {
             direction: Direction::Send {
                 tiff: request.document.clone(),
+                first_page: 1,
             },
             options: sender,
             cancel: None,

@@ -391,7 +391,10 @@ fn t30(ident: &str) -> T30Config {
 
 /// Records, per tick, the audio an answering `FaxTerminal` hears in a V.17 call.
 fn record_audio(dir: &Path) -> Vec<[i16; FRAME_SAMPLES]> {
-    let send = Direction::Send { tiff: document() };
+    let send = Direction::Send {
+        tiff: document(),
+        first_page: 1,
+    };
     let rx = Direction::Receive {
         tiff: dir.join("live-audio.tif"),
     };
@@ -417,7 +420,10 @@ fn record_audio(dir: &Path) -> Vec<[i16; FRAME_SAMPLES]> {
 /// Records, per tick, the IFPs an answering `T38Terminal` receives.
 fn record_t38(dir: &Path) -> Vec<Vec<(u16, Vec<u8>)>> {
     let t38 = T38Config::default();
-    let send = Direction::Send { tiff: document() };
+    let send = Direction::Send {
+        tiff: document(),
+        first_page: 1,
+    };
     let rx = Direction::Receive {
         tiff: dir.join("live-t38.tif"),
     };

@@ -262,6 +262,7 @@ fn check_live(who: &str, result: Option<&FaxResult>) {
 fn live_audio(send_tiff: &Path, dir: &Path) -> (Recording, Recording) {
     let send = Direction::Send {
         tiff: send_tiff.to_owned(),
+        first_page: 1,
     };
     let receive = Direction::Receive {
         tiff: dir.join("live-audio.tif"),
@@ -307,6 +308,7 @@ fn live_t38(send_tiff: &Path, dir: &Path) -> Recording {
     let t38 = T38Config::default();
     let send = Direction::Send {
         tiff: send_tiff.to_owned(),
+        first_page: 1,
     };
     let receive = Direction::Receive {
         tiff: dir.join("live-t38.tif"),
@@ -350,6 +352,7 @@ fn live_t38(send_tiff: &Path, dir: &Path) -> Recording {
 fn live_gateway(send_tiff: &Path, dir: &Path) -> Recording {
     let send = Direction::Send {
         tiff: send_tiff.to_owned(),
+        first_page: 1,
     };
     let receive = Direction::Receive {
         tiff: dir.join("live-gateway.tif"),
@@ -508,7 +511,10 @@ fn replay_child(args: &[String]) -> ! {
             );
             let sender = t30_config(SENDER_IDENT);
             replay_all(&rec, n, |_| {
-                let send = Direction::Send { tiff: tiff.clone() };
+                let send = Direction::Send {
+                    tiff: tiff.clone(),
+                    first_page: 1,
+                };
                 FaxTerminal::new(Role::Calling, send, &sender).expect("creating an audio sender")
             })
         }

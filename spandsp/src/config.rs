@@ -29,12 +29,25 @@ pub enum Direction {
     Send {
         /// The TIFF-F to send.
         tiff: PathBuf,
+        /// The first page to send, from 1 (1 sends them all). The header line keeps the
+        /// file's page numbers: SpanDSP numbers pages by their place in the TIFF.
+        first_page: u32,
     },
     /// Receive pages into a new TIFF file (its directory must exist).
     Receive {
         /// Where the received pages are written.
         tiff: PathBuf,
     },
+}
+
+impl Direction {
+    /// Sends every page of `tiff`.
+    pub fn send(tiff: impl Into<PathBuf>) -> Direction {
+        Direction::Send {
+            tiff: tiff.into(),
+            first_page: 1,
+        }
+    }
 }
 
 /// A set of fax modems (T.30 `T30_SUPPORT_*` bits).

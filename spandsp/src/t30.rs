@@ -23,10 +23,16 @@ pub(crate) struct T30Strings {
 pub(crate) fn validate(config: &T30Config, direction: &Direction) -> Result<(), Error> {
     config.validate()?;
     match direction {
-        Direction::Send { tiff } => {
+        Direction::Send { tiff, first_page } => {
             // Headers only: a full decode costs milliseconds per page on every attempt, and
             // documents are fully checked once, when they are accepted.
-            inspect_send_tiff(tiff, TiffCheck::Headers)?;
+            let summary = inspect_send_tiff(tiff, TiffCheck::Headers)?;
+            if *first_page == 0 || *first_page > summary.pages {
+                return Err(Error::BadConfig(format!(
+                    "cannot start at page {first_page} of a {}-page document",
+                    summary.pages
+                )));
+            }
         }
         Direction::Receive { tiff } => {
             path_to_cstring(tiff)?;
@@ -87,9 +93,11 @@ pub(crate) unsafe fn apply(
         sys::t30_set_supported_compressions(t30, config.compressions.bits() as c_int);
         sys::t30_set_rx_encoding(t30, rx_encoding);
         match direction {
-            Direction::Send { tiff } => {
+            Direction::Send { tiff, first_page } => {
                 let path = path_to_cstring(tiff)?;
-                sys::t30_set_tx_file(t30, path.as_ptr(), -1, -1);
+                // SpanDSP's start page is a TIFF directory index (from 0); −1 means the end.
+                let start = c_int::try_from(first_page.saturating_sub(1)).unwrap_or(c_int::MAX);
+                sys::t30_set_tx_file(t30, path.as_ptr(), start, -1);
             }
             Direction::Receive { tiff } => {
                 let path = path_to_cstring(tiff)?;

@@ -51,7 +51,10 @@ fn pair(dir: &std::path::Path) -> Pair {
     let t38 = T38Config::default();
     let a = T38Terminal::new(
         Role::Calling,
-        Direction::Send { tiff },
+        Direction::Send {
+            tiff,
+            first_page: 1,
+        },
         &T30Config::default(),
         &t38,
     )

@@ -13,6 +13,7 @@ fn sender(path: &Path) -> Result<FaxTerminal, Error> {
         Role::Calling,
         Direction::Send {
             tiff: path.to_owned(),
+            first_page: 1,
         },
         &T30Config::default(),
     )

@@ -80,7 +80,10 @@ async fn call(args: SendArgs, tiff: PathBuf) -> anyhow::Result<ExitCode> {
         .context("starting SIP")?;
     let call = OutgoingCall::direct(&args.to, &args.from, agent.local_addr())?;
     let job = FaxJob {
-        direction: Direction::Send { tiff },
+        direction: Direction::Send {
+            tiff,
+            first_page: 1,
+        },
         options: FaxOptions {
             t38: args.t38,
             ecm: args.ecm,

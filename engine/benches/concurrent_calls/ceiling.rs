@@ -231,6 +231,7 @@ fn build_raw_replay(dir: &Path) -> Result<PathBuf, String> {
 fn live_audio(send_tiff: &Path, dir: &Path) -> Result<(Recording, Recording), String> {
     let send = Direction::Send {
         tiff: send_tiff.to_owned(),
+        first_page: 1,
     };
     let receive = Direction::Receive {
         tiff: dir.join("live-audio.tif"),
@@ -277,6 +278,7 @@ fn live_t38(send_tiff: &Path, dir: &Path) -> Result<Recording, String> {
     let t38 = T38Config::default();
     let send = Direction::Send {
         tiff: send_tiff.to_owned(),
+        first_page: 1,
     };
     let receive = Direction::Receive {
         tiff: dir.join("live-t38.tif"),

@@ -503,6 +503,7 @@ async fn sender(args: &RoleArgs) -> Result<ChildReport, String> {
         let job = FaxJob {
             direction: Direction::Send {
                 tiff: args.path.clone(),
+                first_page: 1,
             },
             options: args.mode.options(true),
             cancel: None,

@@ -1,5 +1,6 @@
 //! Carries out a bridge decision ([`super::bridging`]) for an incoming call: dials the
-//! chosen gateway, joins the legs with [`run_bridge`], shows the call as BRIDGING in the
+//! chosen gateways in order until one answers, joins the legs with [`run_bridge_failover`],
+//! shows the call as BRIDGING in the
 //! tracker, and records it as an inbound job with its bridge row. Bridged calls are neither
 //! retried nor notified (gofaxserver §8): the caller's fax machine is on the line and
 //! retries by itself.
@@ -17,7 +18,7 @@ use super::dialer::{outgoing_call, DialRequest};
 use super::inbound::Inbound;
 use super::route::gateway_names;
 use super::tracker::{Begin, Phase};
-use crate::call::bridge::{run_bridge, BridgeOptions, BridgeReport};
+use crate::call::bridge::{run_bridge_failover, BridgeOptions, BridgeReport, BridgeTarget};
 use crate::call::{
     called_number, caller, FaxDirection, FaxOptions, IncomingCall, SipAgent, T38Mode,
 };
@@ -125,19 +126,11 @@ impl Inbound {
                 }
             }
         }
-        let (Some(tenant), Some(target)) = (tenant, targets.first().cloned()) else {
+        let (Some(tenant), Some(first)) = (tenant, targets.first().cloned()) else {
             tracing::warn!(?names, "bridge target unknown: call refused with 503");
             call.handle.reject(503);
             return None;
         };
-        if targets.len() > 1 {
-            // run_bridge rejects the caller when its outbound leg fails, so the next upstream
-            // cannot be tried on the same call yet.
-            tracing::debug!(
-                skipped = targets.len() - 1,
-                "only the first upstream is tried"
-            );
-        }
         let caller = caller(&call.request, false)
             .presented_number()
             .map(|n| {
@@ -179,12 +172,32 @@ impl Inbound {
         let plan = self.bridge_plan(&caller, &callee).await;
         let opts = BridgeOptions {
             inbound_t38: leg_t38(&plan, source),
-            outbound_t38: leg_t38(&plan, &target),
+            outbound_t38: leg_t38(&plan, &first),
             ring_timeout: bridging.ring_timeout,
             ..BridgeOptions::default()
         };
-        let report = match self.outbound_leg(bridging, &target, &caller, &callee).await {
-            Ok(out) => {
+        // The gateways whose calls could be set up, in order; run_bridge_failover tries
+        // them one after another.
+        let mut dialled = Vec::new();
+        let mut legs = Vec::new();
+        let mut setup_error = None;
+        for gateway in &targets {
+            match self.outbound_leg(bridging, gateway, &caller, &callee).await {
+                Ok(out) => {
+                    legs.push(BridgeTarget {
+                        call: out,
+                        t38: Some(leg_t38(&plan, gateway)),
+                    });
+                    dialled.push(gateway.name.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(gateway = %gateway.name, error = %e, "bridge target skipped");
+                    setup_error = Some(format!("gateway {}: {e}", gateway.name));
+                }
+            }
+        }
+        let report = match setup_error.filter(|_| legs.is_empty()) {
+            None => {
                 let (tx, mut rx) = mpsc::unbounded_channel::<String>();
                 // BRIDGING once both legs are up and joined.
                 let phases = async {
@@ -196,19 +209,27 @@ impl Inbound {
                     }
                 };
                 let (report, ()) = tokio::join!(
-                    run_bridge(&bridging.agent, call, out, &self.media, opts, Some(tx)),
+                    run_bridge_failover(&bridging.agent, call, legs, &self.media, opts, Some(tx)),
                     phases
                 );
                 report
             }
-            Err(e) => {
+            Some(failure) => {
                 call.handle.reject(503);
                 BridgeReport {
-                    failure: Some(format!("gateway {}: {e}", target.name)),
+                    failure: Some(failure),
                     ..BridgeReport::default()
                 }
             }
         };
+        // The gateway of the last leg dialled (tried in the order of `dialled`).
+        let used = report.tried.len().clamp(1, dialled.len().max(1)) - 1;
+        let gateway = dialled.get(used).unwrap_or(&first.name).clone();
+        let tried: Vec<_> = dialled
+            .iter()
+            .zip(&report.tried)
+            .map(|(name, leg)| json!({"gateway": name, "sip_status": leg.sip_status, "answered": leg.answered, "sip_end": leg.sip_end}))
+            .collect();
         let end = self.clock.now();
         let success = report.fax_completed && report.failure.is_none();
         let result = bridge_result(&report);
@@ -217,7 +238,7 @@ impl Inbound {
             caller,
             callee,
             direction: direction.as_str().into(),
-            gateway: target.name.clone(),
+            gateway: gateway.clone(),
             started_at: started,
             ended_at: end,
             duration_ms: i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
@@ -233,13 +254,14 @@ impl Inbound {
                 "ecm": report.ecm,
                 "fax_completed": report.fax_completed,
                 "failure": report.failure,
-                "not_tried": names.iter().skip(1).collect::<Vec<_>>(),
+                "tried": tried,
+                "not_tried": dialled.iter().skip(report.tried.len()).collect::<Vec<_>>(),
             }),
         };
         match store.record_bridge(&record).await {
             Ok(job) => {
                 let id = job.id.to_string();
-                tracing::info!(job_id = %id, gateway = %target.name, direction = direction.as_str(), success, "bridged call recorded");
+                tracing::info!(job_id = %id, gateway = %gateway, direction = direction.as_str(), success, "bridged call recorded");
                 self.tracker.update(|t| {
                     t.rename(&key, &id, end);
                     t.finish(&id, success, &result, end);
@@ -293,6 +315,7 @@ impl Inbound {
             caller: caller.to_owned(),
             callee: callee.to_owned(),
             tiff: PathBuf::new(),
+            first_page: 1,
             options: FaxOptions::default(),
             cancel,
         };

@@ -32,8 +32,10 @@ pub struct DialRequest {
     pub caller: String,
     /// The called number (Request-URI user).
     pub callee: String,
-    /// The TIFF-F to send (already cut to the pages still to send).
+    /// The whole TIFF-F document.
     pub tiff: PathBuf,
+    /// The first page still to send, from 1; the header line keeps the document's numbers.
+    pub first_page: u32,
     /// T.38, T.30 and timers for this attempt.
     pub options: FaxOptions,
     /// Becomes `true` when the call must end (shutdown past its grace time, lost lease).
@@ -95,7 +97,10 @@ impl Dialer for SipDialer {
             }
         };
         let job = FaxJob {
-            direction: spandsp::Direction::Send { tiff: req.tiff },
+            direction: spandsp::Direction::Send {
+                tiff: req.tiff,
+                first_page: req.first_page,
+            },
             options: req.options,
             cancel: Some(req.cancel),
         };
@@ -214,6 +219,7 @@ mod tests {
             caller: "+15551230001".into(),
             callee: "+15551230002".into(),
             tiff: PathBuf::from("/nonexistent.tif"),
+            first_page: 1,
             options: FaxOptions::default(),
             cancel,
         }

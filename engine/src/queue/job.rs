@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 use super::dialer::DialRequest;
 use super::limits::GlobalSlot;
 use super::options::{layered, load_job_options, named_route, JobOptions};
-use super::pages::pages_from;
+use super::pages::check_first_page;
 use super::plan::{plan_attempt, Plan};
 use super::progress::{AttemptRecord, JobProgress, ATTEMPT_INTERRUPTED};
 use super::publish::CallEvents;
@@ -333,10 +333,9 @@ async fn dial(ctx: &Ctx, a: Attempt<'_>, progress: &JobProgress, slot: GlobalSlo
         return hand_back(ctx, job, at, "the gateway's call rate is used up").await;
     }
     let plan = dial_plan(ctx, &a, gw.t38_allowed, progress.fax_failures).await?;
-    let sliced = match pages_from(a.data, a.first_page) {
-        Ok(b) => b,
-        Err(e) => return fail(ctx, job, &format!("the document cannot be read: {e}")).await,
-    };
+    if let Err(e) = check_first_page(a.data, a.first_page) {
+        return fail(ctx, job, &format!("the document cannot be read: {e}")).await;
+    }
     let attempt = ctx
         .store
         .start_attempt(&NewAttempt {
@@ -367,7 +366,7 @@ async fn dial(ctx: &Ctx, a: Attempt<'_>, progress: &JobProgress, slot: GlobalSlo
 
     let tiff = spool_path(ctx, job, attempt.id.0);
     let written = std::fs::create_dir_all(&ctx.settings.spool_dir)
-        .and_then(|()| std::fs::write(&tiff, &sliced));
+        .and_then(|()| std::fs::write(&tiff, a.data));
     let report = match written {
         Ok(()) => {
             let mut options = fax_options(&ctx.settings.fax, &plan);
@@ -452,6 +451,7 @@ async fn call(
         caller: job.caller.clone(),
         callee: job.callee.clone(),
         tiff,
+        first_page: a.first_page,
         options,
         cancel: cancel_rx,
     };

@@ -150,10 +150,12 @@ fn page(n: u32) -> PageReport {
 #[async_trait]
 impl Dialer for ScriptedDialer {
     async fn dial(&self, req: DialRequest, progress: UnboundedSender<Progress>) -> CallReport {
+        // SpanDSP sends from `first_page` on and counts the pages of this call only.
+        let skipped = req.first_page.saturating_sub(1) as usize;
         let pages = std::fs::read(&req.tiff)
             .ok()
             .and_then(|b| read_tiff_pages(&b).ok())
-            .map_or(0, |p| p.len());
+            .map_or(0, |p| p.len().saturating_sub(skipped));
         self.dialed.lock().unwrap().push(Dialed {
             gateway: req.gateway.name.clone(),
             caller: req.caller.clone(),

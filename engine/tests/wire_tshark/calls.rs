@@ -237,7 +237,10 @@ pub async fn t38_call_captured(
     let (sa, sb) = socket_pair(pool, StreamFilter::udptl());
     let ports = (sa.local_addr().port(), sb.local_addr().port());
     let tshark = capture.map(|dir| Capture::start(ports.1, dir));
-    let send_dir = Direction::Send { tiff: send.into() };
+    let send_dir = Direction::Send {
+        tiff: send.into(),
+        first_page: 1,
+    };
     let rx_dir = Direction::Receive { tiff: rx.into() };
     let mut a = T38Side::new(Role::Calling, send_dir, SENDER_IDENT, &t38, sa);
     let mut b = T38Side::new(Role::Answering, rx_dir, RECEIVER_IDENT, &t38, sb);
@@ -360,7 +363,10 @@ pub async fn audio_call(
     let (sa, sb) = socket_pair(pool, StreamFilter::rtp_types(&[0]));
     let ports = (sa.local_addr().port(), sb.local_addr().port());
     let tshark = capture.map(|dir| Capture::start(ports.1, dir));
-    let send_dir = Direction::Send { tiff: send.into() };
+    let send_dir = Direction::Send {
+        tiff: send.into(),
+        first_page: 1,
+    };
     let rx_dir = Direction::Receive { tiff: rx.into() };
     let mut a = AudioSide::new(Role::Calling, send_dir, SENDER_IDENT, sa, 0xA);
     let mut b = AudioSide::new(Role::Answering, rx_dir, RECEIVER_IDENT, sb, 0xB);

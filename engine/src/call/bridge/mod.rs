@@ -4,35 +4,40 @@
 //!
 //! The outbound leg is dialled first; the inbound one is answered when it answers, so the
 //! caller keeps hearing ring until there is somewhere to send the fax, and gets the callee's
-//! failure status when there is not. Either leg may switch media by re-INVITE at any time;
-//! the joint follows and the other leg stays as it is.
+//! failure status when there is not. With several targets (upstream gateways in priority
+//! order), one that fails before answer gives way to the next while the caller still rings
+//! ([`dial`]). Either leg may switch media by re-INVITE at any time; the joint follows and
+//! the other leg stays as it is.
 
+mod dial;
 mod joint;
+mod legs;
 mod report;
 
 use std::time::Duration;
 
-use sip::dialog::{CallParams, DialogEvent, EndReason, MediaConfig};
-use sip::sdp::{Agreed, OfferMedia, Policy, Preference, SessionDescription};
+use sip::dialog::{DialogEvent, MediaConfig};
+use sip::sdp::{OfferMedia, SessionDescription};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant as TokioInstant;
 
+pub use self::dial::BridgeTarget;
+use self::dial::Targets;
 use self::joint::{tick, BridgedStream, Gateways, Joint};
+use self::legs::Leg;
 pub use self::report::{BridgeReport, JointPhase, LegReport};
 use super::clock::MediaClock;
-use super::leg::{audio_name, t38_name, Stream};
+use super::leg::Stream;
 use super::session::{bind_socket as bind, offers_t38};
-use super::{
-    CallEvent, CallHandle, IncomingCall, MediaPhase, MediaSettings, OutgoingCall, Party, SipAgent,
-    T38Mode,
-};
+use super::{CallEvent, CallHandle, IncomingCall, MediaSettings, OutgoingCall, SipAgent, T38Mode};
 
 /// How a bridge treats each leg.
 #[derive(Debug, Clone)]
 pub struct BridgeOptions {
     /// T.38 on the inbound leg: accept it when offered (or not).
     pub inbound_t38: T38Mode,
-    /// T.38 on the outbound leg; `Request` offers T.38 in the INVITE.
+    /// T.38 on the outbound leg, unless its target sets its own; `Request` offers T.38 in
+    /// the INVITE.
     pub outbound_t38: T38Mode,
     /// An unanswered outbound leg is cancelled after this long.
     pub ring_timeout: Duration,
@@ -52,96 +57,6 @@ impl Default for BridgeOptions {
             ring_timeout: Duration::from_secs(60),
             max_duration: Duration::from_secs(3600),
             max_t38_version: 2,
-        }
-    }
-}
-
-struct Leg {
-    handle: Option<CallHandle>,
-    socket: Option<media::socket::MediaSocket>,
-    stream: Option<BridgedStream>,
-    t38: T38Mode,
-    report: LegReport,
-    ended: bool,
-}
-
-impl Leg {
-    fn new(t38: T38Mode, socket: media::socket::MediaSocket) -> Leg {
-        Leg {
-            handle: None,
-            socket: Some(socket),
-            stream: None,
-            t38,
-            report: LegReport::default(),
-            ended: false,
-        }
-    }
-
-    fn policy(&self) -> Policy {
-        Policy {
-            accept_audio: true,
-            accept_t38: self.t38 != T38Mode::Off,
-            prefer: Preference::Image,
-        }
-    }
-
-    fn port(&self) -> u16 {
-        self.socket.as_ref().map_or(0, |s| s.local_addr().port())
-    }
-
-    /// Moves the leg's port to the stream `agreed` names.
-    fn start(&mut self, agreed: &Agreed, settings: &MediaSettings, seed: u64, at_ms: u64) {
-        let socket = match (self.stream.take(), self.socket.take()) {
-            (Some(s), _) => s.stream.into_socket(),
-            (None, Some(s)) => s,
-            (None, None) => return,
-        };
-        let (built, name) = match agreed {
-            Agreed::Audio(a) => (
-                Stream::audio(socket, a, settings, seed).map(|s| BridgedStream::new(s, None)),
-                audio_name(a.codec),
-            ),
-            Agreed::T38(t) => (
-                Stream::t38(socket, t, settings).map(|(s, c)| BridgedStream::new(s, Some(c))),
-                t38_name(t.version),
-            ),
-        };
-        match built {
-            Ok(stream) => {
-                self.stream = Some(stream);
-                if self.report.media.last().is_none_or(|p| p.media != name) {
-                    self.report.media.push(MediaPhase {
-                        media: name,
-                        from_ms: at_ms,
-                    });
-                }
-            }
-            Err(e) => tracing::warn!("bridge leg media failed: {e}"),
-        }
-    }
-
-    fn hang_up(&mut self) {
-        if let Some(h) = &self.handle {
-            if !self.ended {
-                h.bye();
-                if self.report.answered && self.report.hangup_by.is_none() {
-                    self.report.hangup_by = Some(Party::Local);
-                }
-            }
-        }
-    }
-
-    fn terminated(&mut self, reason: &EndReason) {
-        self.ended = true;
-        self.report.sip_end = format!("{reason:?}");
-        match reason {
-            EndReason::Bye { remote: true } => {
-                self.report.hangup_by.get_or_insert(Party::Remote);
-            }
-            EndReason::Rejected(code) => {
-                self.report.sip_status.get_or_insert(code.as_u16());
-            }
-            _ => {}
         }
     }
 }
@@ -190,52 +105,49 @@ pub async fn run_bridge(
     opts: BridgeOptions,
     phase: Option<UnboundedSender<String>>,
 ) -> BridgeReport {
+    let targets = vec![outbound.into()];
+    run_bridge_failover(agent, inbound, targets, settings, opts, phase).await
+}
+
+/// Bridges `inbound` to the first of `targets` that answers, trying them in order while the
+/// caller is unanswered; returns when both legs have ended.
+pub async fn run_bridge_failover(
+    agent: &SipAgent,
+    inbound: IncomingCall,
+    targets: Vec<BridgeTarget>,
+    settings: &MediaSettings,
+    opts: BridgeOptions,
+    phase: Option<UnboundedSender<String>>,
+) -> BridgeReport {
     let mut report = BridgeReport::default();
     let mut capped = settings.clone();
     capped.udptl.max_version = capped.udptl.max_version.min(opts.max_t38_version);
     let settings = &capped;
     let IncomingCall { handle, offer, .. } = inbound;
     report.inbound.call_id = handle.call_id().to_owned();
-    let (sa, sb) = match (bind(settings), bind(settings)) {
-        (Ok(a), Ok(b)) => (a, b),
-        _ => {
-            handle.reject(503);
-            report.failure = Some("no media port".to_owned());
-            return report;
-        }
+    let Ok(sa) = bind(settings) else {
+        handle.reject(503);
+        report.failure = Some("no media port".to_owned());
+        return report;
     };
     let mut a = Leg::new(opts.inbound_t38, sa);
-    let mut b = Leg::new(opts.outbound_t38, sb);
     handle.ring();
     a.handle = Some(handle);
-    let params = CallParams {
-        target: outbound.target,
-        from: outbound.from,
-        to: outbound.to,
-        peer: outbound.peer,
-        media: MediaConfig {
-            caps: settings.capabilities(b.port()),
-            policy: b.policy(),
-            offer: mirror_offer(offer.as_ref(), opts.outbound_t38),
-        },
-        delayed_offer: false,
-        credentials: outbound.credentials,
-        headers: outbound.headers,
+    let mut targets = Targets::new(targets, offer, opts.outbound_t38);
+    let Some(mut b) = targets.dial(agent, settings, &mut report.tried).await else {
+        if let Some(h) = &a.handle {
+            h.reject(503);
+        }
+        report.failure = Some(match targets.dial_error.take() {
+            Some(e) => format!("could not dial the outbound leg: {e}"),
+            None => "no outbound target".to_owned(),
+        });
+        report.outbound = report.tried.last().cloned().unwrap_or_default();
+        report.inbound = a.report;
+        return report;
     };
-    match agent.invite(params).await {
-        Ok(h) => {
-            b.report.call_id = h.call_id().to_owned();
-            b.handle = Some(h);
-        }
-        Err(e) => {
-            if let Some(h) = &a.handle {
-                h.reject(503);
-            }
-            report.failure = Some(format!("could not dial the outbound leg: {e}"));
-            report.inbound = a.report;
-            return report;
-        }
-    }
+    // Targets that could not be dialled after the last leg that was.
+    let mut undialled = Vec::new();
     let tell = |p: &str| {
         if let Some(tx) = &phase {
             let _ = tx.send(p.to_owned());
@@ -269,12 +181,18 @@ pub async fn run_bridge(
             Wake::A(None) | Wake::B(None) | Wake::HangupTimeout => break,
             Wake::RingTimeout => {
                 ring_deadline = None;
-                report.failure = Some("the outbound leg did not answer".to_owned());
                 b.hang_up();
-                if let Some(h) = &a.handle {
-                    h.reject(480);
+                if targets.is_empty() {
+                    report.failure = Some("the outbound leg did not answer".to_owned());
+                    if let Some(h) = &a.handle {
+                        h.reject(480);
+                    }
+                    hangup_deadline = Some(TokioInstant::now() + Duration::from_secs(4));
+                } else {
+                    // Cancelled: the next target is dialled below.
+                    b.ended = true;
+                    b.report.sip_end = "ring timeout".to_owned();
                 }
-                hangup_deadline = Some(TokioInstant::now() + Duration::from_secs(4));
             }
             Wake::Tick(now) => {
                 if let (Some(j), Some(sa), Some(sb), Some(g)) = (
@@ -326,8 +244,22 @@ pub async fn run_bridge(
             hangup_deadline = Some(TokioInstant::now() + Duration::from_secs(4));
         }
         if b.ended && !a.ended && hangup_deadline.is_none() {
+            if !a.report.answered && !b.report.answered && !targets.is_empty() {
+                if let Some(next) = targets.dial(agent, settings, &mut undialled).await {
+                    let failed = std::mem::replace(&mut b, next);
+                    report.tried.push(failed.report);
+                    report.tried.append(&mut undialled);
+                    ring_deadline = Some(TokioInstant::now() + opts.ring_timeout);
+                    continue;
+                }
+            }
             if a.report.answered {
                 a.hang_up();
+            } else if let Some(e) = targets.dial_error.take() {
+                report.failure = Some(format!("could not dial the outbound leg: {e}"));
+                if let Some(h) = &a.handle {
+                    h.reject(503);
+                }
             } else if let Some(h) = &a.handle {
                 let status = b
                     .report
@@ -381,6 +313,8 @@ pub async fn run_bridge(
     }
     report.duration_ms = ms(&clock);
     report.inbound = a.report;
+    report.tried.push(b.report.clone());
+    report.tried.append(&mut undialled);
     report.outbound = b.report;
     tell("DONE");
     report

@@ -7,6 +7,9 @@ use crate::call::{MediaPhase, Party};
 /// One leg of a bridge.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegReport {
+    /// The Request-URI dialled (outbound legs only).
+    #[serde(default)]
+    pub target: String,
     /// SIP Call-ID.
     pub call_id: String,
     /// The final status of its INVITE (sent or received).
@@ -35,8 +38,11 @@ pub struct JointPhase {
 pub struct BridgeReport {
     /// The inbound leg (the caller).
     pub inbound: LegReport,
-    /// The outbound leg (the callee).
+    /// The outbound leg (the callee): the last one dialled.
     pub outbound: LegReport,
+    /// Every outbound target tried, in order, including the one in `outbound`.
+    #[serde(default)]
+    pub tried: Vec<LegReport>,
     /// How the legs were joined over time.
     pub joints: Vec<JointPhase>,
     /// Pages confirmed in the T.30 frames a gateway relayed; `None` when only relays ran

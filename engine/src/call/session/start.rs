@@ -12,7 +12,7 @@ pub async fn run_outgoing(
 ) -> CallReport {
     let direction = fax_direction(&job.direction);
     let mut report = CallReport::new(direction);
-    if let Direction::Send { tiff } = &job.direction {
+    if let Direction::Send { tiff, .. } = &job.direction {
         if let Err(e) = spandsp::inspect_send_tiff(tiff, spandsp::TiffCheck::Headers) {
             report.failure = Some(e.to_string());
             return report;
