@@ -19,7 +19,7 @@ use anyhow::Context;
 use api::AppState;
 use axum::Extension;
 use engine::call::{AgentConfig, FaxOptions, MediaSettings, PeerAcl, SipAgent};
-use engine::events::EventBus;
+use engine::events::{EngineEvent, EventBus, Stamped};
 use engine::queue::{
     Caps, Clock, Events, Inbound, InboundSettings, Limits, LivePeers, Queue, QueueParts,
     QueueSettings, Reload, ServerControl, Shutdown, SipDialer, TrackerHandle,
@@ -197,6 +197,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     tracing::info!(node = %node, api = %api_addr, sip = %agent.local_addr(), "faxserver serving");
 
     let grace = cfg.shutdown_grace;
+    // A job the API commits is claimed at once rather than at the next poll.
+    let waker = tokio::spawn(wake_on_new_jobs(bus.subscribe(), queue.clone()));
     let workers = tokio::spawn(queue.run(grace));
     let calls = tokio::spawn(inbound.run(incoming, shutdown.clone(), grace));
     let (api_stop, api_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -219,6 +221,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     agent.shut_down();
     shutdown.stop();
     let _ = workers.await;
+    waker.abort();
     let _ = calls.await;
     if let Some(e) = esl {
         e.shutdown().await;
@@ -313,6 +316,20 @@ fn default_advertised(listen: SocketAddr) -> Option<IpAddr> {
         None => tracing::warn!("no default route: set FAXSERVER_SIP_ADVERTISED_ADDRESS"),
     }
     ip
+}
+
+/// Wakes the queue's workers for every job published as queued (and after missed events,
+/// which may have been such jobs).
+async fn wake_on_new_jobs(mut events: tokio::sync::broadcast::Receiver<Stamped>, queue: Queue) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(s) if matches!(s.event, EngineEvent::JobQueued { .. }) => queue.wake(),
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => queue.wake(),
+            Err(RecvError::Closed) => break,
+        }
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
