@@ -53,6 +53,44 @@ async fn first_success_ends_delivery() {
 }
 
 #[tokio::test]
+async fn gateways_marked_down_are_skipped_until_they_answer_again() {
+    let w = World::new(&[("a", 1), ("b", 2)]).await;
+    w.dialer.down.lock().unwrap().push("a".into());
+    let first = w.submit(CALLEE, 1).await;
+    let q = w.default_queue();
+    assert_eq!(q.run_until_idle().await.unwrap(), 1);
+    assert_eq!(
+        w.dialer.gateways_dialed(),
+        vec!["b"],
+        "the down gateway is skipped"
+    );
+    assert_eq!(w.job(first.id).await.status, JobStatus::Done);
+
+    // Every gateway down: the job waits without spending an attempt, then goes to the first
+    // gateway once it answers again.
+    w.dialer.down.lock().unwrap().push("b".into());
+    let second = w.submit(CALLEE, 1).await;
+    assert_eq!(q.run_until_idle().await.unwrap(), 1);
+    let j = w.job(second.id).await;
+    assert_eq!(j.status, JobStatus::Queued);
+    assert_eq!(j.next_attempt_at, t0() + TimeDelta::seconds(30));
+    assert_eq!(w.dialer.gateways_dialed(), vec!["b"], "nothing dialled");
+    assert!(
+        w.store
+            .list_attempts(w.tenant, second.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no attempt counted"
+    );
+    w.dialer.down.lock().unwrap().clear();
+    w.clock.advance(Duration::from_secs(30));
+    assert_eq!(q.run_until_idle().await.unwrap(), 1);
+    assert_eq!(w.dialer.gateways_dialed(), vec!["b", "a"]);
+    assert_eq!(w.job(second.id).await.status, JobStatus::Done);
+}
+
+#[tokio::test]
 async fn busy_backs_off_then_fails_over() {
     let w = World::new(&[("a", 1), ("b", 2)]).await;
     w.dialer

@@ -74,6 +74,8 @@ pub struct ScriptedDialer {
     scripts: Mutex<HashMap<String, VecDeque<Script>>>,
     pub dialed: Mutex<Vec<Dialed>>,
     pub started: Notify,
+    /// Gateways reported down, as the OPTIONS prober would.
+    pub down: Mutex<Vec<String>>,
 }
 
 impl ScriptedDialer {
@@ -149,6 +151,10 @@ fn page(n: u32) -> PageReport {
 
 #[async_trait]
 impl Dialer for ScriptedDialer {
+    fn is_down(&self, gateway: &str) -> bool {
+        self.down.lock().unwrap().iter().any(|g| g == gateway)
+    }
+
     async fn dial(&self, req: DialRequest, progress: UnboundedSender<Progress>) -> CallReport {
         // SpanDSP sends from `first_page` on and counts the pages of this call only.
         let skipped = req.first_page.saturating_sub(1) as usize;
