@@ -48,31 +48,6 @@ fn document() -> Vec<u8> {
         .tiff
 }
 
-fn send_fax(
-    api: std::net::SocketAddr,
-    auth: &str,
-    tiff: &[u8],
-    caller: &str,
-    callee: &str,
-) -> String {
-    let boundary = "faxserverboundary7";
-    let mut body = Vec::new();
-    for (name, value) in [("caller_number", caller), ("callee_number", callee)] {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fax.tif\"\r\nContent-Type: image/tiff\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(tiff);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = http(api, "POST", "/fax/send", auth, Some((&ct, &body)));
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    r.json()["job_uuid"].as_str().unwrap().to_owned()
-}
-
 fn reload(s: &Server, key: &str) {
     let r = http(s.api, "GET", "/admin/reload", &bearer(key), None);
     assert_eq!(r.status, 200);

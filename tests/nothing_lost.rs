@@ -116,25 +116,6 @@ fn document() -> Vec<u8> {
         .tiff
 }
 
-fn send_fax(api: SocketAddr, auth: &str, tiff: &[u8], callee: &str) -> String {
-    let boundary = "faxserverboundary7";
-    let mut body = Vec::new();
-    for (name, value) in [("caller_number", SENDER), ("callee_number", callee)] {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fax.tif\"\r\nContent-Type: image/tiff\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(tiff);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = http(api, "POST", "/fax/send", auth, Some((&ct, &body)));
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    r.json()["job_uuid"].as_str().unwrap().to_owned()
-}
-
 /// B: one tenant owning every callee, and A's address allowed to call.
 fn provision_receiver(b: &Server) {
     let t = post_json(b.api, "/admin/tenant", B_KEY, json!({"name": "receiver"}));
@@ -261,9 +242,9 @@ fn nothing_lost_across_sigkill() {
     let a = Server::start(&a_dir, "a", &a_config, &[]);
     let alice = provision_sender(&a, b.sip, busy.addr);
     let tiff = document();
-    let mut jobs = vec![send_fax(a.api, &alice, &tiff, BUSY_CALLEE)];
+    let mut jobs = vec![send_fax(a.api, &alice, &tiff, SENDER, BUSY_CALLEE)];
     for c in CALLEES {
-        jobs.push(send_fax(a.api, &alice, &tiff, c));
+        jobs.push(send_fax(a.api, &alice, &tiff, SENDER, c));
     }
 
     // The moment to kill: the busy job waits for its retry, another is mid-fax with at

@@ -111,25 +111,6 @@ fn two_pages(dir: &Path) -> (Vec<u8>, std::path::PathBuf) {
     (tiff, path)
 }
 
-fn send_fax(api: SocketAddr, auth: &str, tiff: &[u8], callee: &str) -> String {
-    let boundary = "faxserverboundary7";
-    let mut body = Vec::new();
-    for (name, value) in [("caller_number", SENDER), ("callee_number", callee)] {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fax.tif\"\r\nContent-Type: image/tiff\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(tiff);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = http(api, "POST", "/fax/send", auth, Some((&ct, &body)));
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    r.json()["job_uuid"].as_str().unwrap().to_owned()
-}
-
 /// B: one tenant owning both callees; A may call.
 fn provision_receiver(b: &Server) {
     let t = post_json(b.api, "/admin/tenant", B_KEY, json!({"name": "receiver"}));
@@ -284,7 +265,7 @@ fn webhooks_and_event_socket_follow_a_real_fax() {
     let mut esl_a = Esl::connect(a.esl.expect("A's Event Socket"), ESL_PASSWORD);
 
     // 1. A fax through the API.
-    let job = send_fax(a.api, &alice, &tiff, CALLEE_API);
+    let job = send_fax(a.api, &alice, &tiff, SENDER, CALLEE_API);
     let create = loop {
         let e = esl_a.event();
         if e.name() == "CHANNEL_CREATE" {

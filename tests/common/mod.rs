@@ -277,3 +277,23 @@ pub fn config(ports: &str, key: &str, extra: Value) -> Value {
     }
     c
 }
+
+/// Submits a fax through `/fax/send` (multipart, as gofaxserver clients do); the job id.
+pub fn send_fax(api: SocketAddr, auth: &str, tiff: &[u8], caller: &str, callee: &str) -> String {
+    let boundary = "faxserverboundary7";
+    let mut body = Vec::new();
+    for (name, value) in [("caller_number", caller), ("callee_number", callee)] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fax.tif\"\r\nContent-Type: image/tiff\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(tiff);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let r = http(api, "POST", "/fax/send", auth, Some((&ct, &body)));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["job_uuid"].as_str().unwrap().to_owned()
+}
