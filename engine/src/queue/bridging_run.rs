@@ -19,9 +19,7 @@ use super::inbound::Inbound;
 use super::route::gateway_names;
 use super::tracker::{Begin, Phase};
 use crate::call::bridge::{run_bridge_failover, BridgeOptions, BridgeReport, BridgeTarget};
-use crate::call::{
-    called_number, caller, FaxDirection, FaxOptions, IncomingCall, SipAgent, T38Mode,
-};
+use crate::call::{called_number, FaxDirection, FaxOptions, IncomingCall, SipAgent, T38Mode};
 use crate::policy::{self, Identity, Overrides, Parties};
 
 /// What the incoming side needs to bridge calls: the agent that dials the outbound leg.
@@ -131,15 +129,7 @@ impl Inbound {
             call.handle.reject(503);
             return None;
         };
-        let caller = caller(&call.request, false)
-            .presented_number()
-            .map(|n| {
-                self.settings
-                    .rules
-                    .normalize(n)
-                    .map_or_else(|_| n.to_owned(), |e| e.to_string())
-            })
-            .unwrap_or_default();
+        let caller = self.presented_caller(&call.request);
         let Some(slot) = self.limits.try_global_slot() else {
             tracing::warn!("bridged call refused with 503: every channel is in use");
             call.handle.reject(503);

@@ -218,6 +218,20 @@ impl Inbound {
         drain(&mut tasks, grace, &shutdown).await;
     }
 
+    /// The caller's number as presented (From; never a trusted PAI here), in E.164 when
+    /// the number rules can make it so, else as sent.
+    pub(super) fn presented_caller(&self, request: &sip::msg::Request) -> String {
+        caller(request, false)
+            .presented_number()
+            .map(|n| {
+                self.settings
+                    .rules
+                    .normalize(n)
+                    .map_or_else(|_| n.to_owned(), |e| e.to_string())
+            })
+            .unwrap_or_default()
+    }
+
     /// Handles one incoming call to its end; the job it became, if any.
     pub async fn handle(
         &self,
@@ -259,15 +273,7 @@ impl Inbound {
                 return None;
             }
         };
-        let caller = caller(&call.request, false)
-            .presented_number()
-            .map(|n| {
-                self.settings
-                    .rules
-                    .normalize(n)
-                    .map_or_else(|_| n.to_owned(), |e| e.to_string())
-            })
-            .unwrap_or_default();
+        let caller = self.presented_caller(&call.request);
         let Some(slot) = self.limits.try_global_slot() else {
             tracing::warn!("incoming call refused with 503: every channel is in use");
             call.handle.reject(503);
