@@ -14,6 +14,7 @@ mod agent_config;
 pub mod bridge;
 mod clock;
 mod config;
+pub mod debug;
 mod dial;
 mod gateways;
 mod handle;
