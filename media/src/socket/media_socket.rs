@@ -2,10 +2,11 @@
 //! DSCP-marked, latching on the peer's real address, and receiving into one reused buffer.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::OnceLock;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use tokio::net::UdpSocket;
+use tokio::io::Interest;
 
 use super::latch::{Latch, StreamFilter, Verdict};
 use crate::ports::{PortLease, PortPool};
@@ -71,8 +72,15 @@ pub struct SocketStats {
 }
 
 /// A bound, DSCP-marked UDP media socket with latching.
+///
+/// The socket is not registered with the tokio reactor until something awaits
+/// [`MediaSocket::readable`]. Calls drain their sockets on their own 20 ms tick and never
+/// wait for readiness, so their sockets stay out of epoll: a datagram arriving costs no
+/// readiness event, and the sender's `sendto` does not have to wake this process.
 #[derive(Debug)]
 pub struct MediaSocket {
+    // A duplicate descriptor of `socket`, registered for readiness only.
+    reactor: OnceLock<io::Result<tokio::net::UdpSocket>>,
     socket: UdpSocket,
     local: SocketAddr,
     latch: Latch,
@@ -85,7 +93,7 @@ pub struct MediaSocket {
 }
 
 /// Makes a UDP socket for `local`, marked with `dscp`, non-blocking.
-fn new_socket(local: SocketAddr, dscp: u8) -> io::Result<StdUdpSocket> {
+fn new_socket(local: SocketAddr, dscp: u8) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
     if local.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -129,7 +137,8 @@ fn transient(e: &io::Error) -> bool {
 
 impl MediaSocket {
     /// Binds a socket on a free pool port (ports other processes hold are skipped) that sends
-    /// to `remote` until it latches; must run inside a tokio runtime.
+    /// to `remote` until it latches; must run inside a tokio runtime (for
+    /// [`MediaSocket::readable`]).
     pub fn bind(
         pool: &PortPool,
         config: &SocketConfig,
@@ -143,13 +152,13 @@ impl MediaSocket {
                 message: "no tokio runtime".into(),
             });
         }
-        let (lease, std_socket) =
+        let (lease, socket) =
             pool.bind_with(|port| new_socket(SocketAddr::new(config.local_ip, port), config.dscp))?;
-        let local = std_socket
+        let local = socket
             .local_addr()
             .map_err(|e| Error::socket("local_addr", &e))?;
-        let socket = UdpSocket::from_std(std_socket).map_err(|e| Error::socket("register", &e))?;
         Ok(MediaSocket {
+            reactor: OnceLock::new(),
             socket,
             local,
             latch: Latch::new(remote),
@@ -233,26 +242,38 @@ impl MediaSocket {
         }
     }
 
-    /// Waits until a datagram may be ready for [`MediaSocket::try_recv`].
+    /// The reactor registration, made on first use.
+    fn reactor(&self) -> io::Result<&tokio::net::UdpSocket> {
+        self.reactor
+            .get_or_init(|| {
+                self.socket
+                    .try_clone()
+                    .and_then(tokio::net::UdpSocket::from_std)
+            })
+            .as_ref()
+            .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+    }
+
+    /// Waits until a datagram (or a socket error) is queued for [`MediaSocket::try_recv`].
     pub async fn readable(&self) -> io::Result<()> {
-        self.socket.readable().await
+        let reactor = self.reactor()?;
+        let mut probe = [0u8; 1];
+        loop {
+            reactor.readable().await?;
+            // Readiness may be stale: a tick may have drained the socket since. Looking
+            // without taking tells; an empty socket clears the readiness and waits again.
+            match reactor.try_io(Interest::READABLE, || self.socket.peek_from(&mut probe)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                // A datagram, or an error for `try_recv` to deal with.
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// The next datagram for the stream if one is queued, without waiting; datagrams that do
     /// not belong (see [`Latch`]) are dropped and counted.
     pub fn try_recv(&mut self) -> io::Result<Option<Datagram<'_>>> {
-        let (len, from, latched) = loop {
-            let (len, from) = match self.socket.try_recv_from(&mut self.buf) {
-                Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(e) if transient(&e) => continue,
-                Err(e) => return Err(e),
-            };
-            if let Some(latched) = self.admit(len, from) {
-                break (len, from, latched);
-            }
-        };
-        Ok(Some(Datagram {
+        Ok(self.take_admitted()?.map(|(len, from, latched)| Datagram {
             from,
             data: self.buf.get(..len).unwrap_or_default(),
             latched,
@@ -262,13 +283,9 @@ impl MediaSocket {
     /// Waits for the next datagram for the stream.
     pub async fn recv(&mut self) -> io::Result<Datagram<'_>> {
         let (len, from, latched) = loop {
-            let (len, from) = match self.socket.recv_from(&mut self.buf).await {
-                Ok(got) => got,
-                Err(e) if transient(&e) => continue,
-                Err(e) => return Err(e),
-            };
-            if let Some(latched) = self.admit(len, from) {
-                break (len, from, latched);
+            self.readable().await?;
+            if let Some(got) = self.take_admitted()? {
+                break got;
             }
         };
         Ok(Datagram {
@@ -276,6 +293,22 @@ impl MediaSocket {
             data: self.buf.get(..len).unwrap_or_default(),
             latched,
         })
+    }
+
+    /// Reads queued datagrams until one is admitted (its length, source and whether it
+    /// latched) or none is left.
+    fn take_admitted(&mut self) -> io::Result<Option<(usize, SocketAddr, bool)>> {
+        loop {
+            let (len, from) = match self.socket.recv_from(&mut self.buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if transient(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(latched) = self.admit(len, from) {
+                return Ok(Some((len, from, latched)));
+            }
+        }
     }
 
     /// Whether to hand on the `len` octets in the buffer from `from`, and if so whether they
