@@ -102,12 +102,7 @@ async fn fax_email(mode: Mode, encryption: Encryption) -> (Job, Vec<u8>, Stored)
     assert_eq!(ids.len(), 1);
     assert_eq!(r.sender.run_due().await.expect("pass"), 1);
     let stored = server.next_message().await;
-    let d = e
-        .store
-        .get_delivery(None, ids[0])
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(ids[0]).await;
     assert_eq!(
         (d.status, d.last_status),
         (DeliveryStatus::Delivered, Some(250)),
@@ -184,12 +179,7 @@ async fn starttls_is_required_not_optional() {
         .await
         .expect("enqueue")[0];
     assert_eq!(r.sender.run_due().await.expect("pass"), 1);
-    let d = e
-        .store
-        .get_delivery(None, id)
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(id).await;
     assert_ne!(d.status, DeliveryStatus::Delivered, "sent without STARTTLS");
     assert!(!d.last_error.is_empty());
 }
@@ -197,16 +187,7 @@ async fn starttls_is_required_not_optional() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_email_is_retried_while_the_server_is_down() {
     let e = env().await;
-    e.store
-        .update_tenant(
-            e.tenant.id,
-            &NewTenant {
-                name: "Acme".into(),
-                notify: "email_report->ops@example.invalid;boss@example.invalid, email_full_failure->fail@example.invalid, webhook_form".into(),
-            },
-        )
-        .await
-        .expect("notify");
+    e.set_tenant_notify("email_report->ops@example.invalid;boss@example.invalid, email_full_failure->fail@example.invalid, webhook_form").await;
     let port = free_port();
     let tls = tls_files();
     let (clock, hand) = Clock::manual(t0());
@@ -249,12 +230,7 @@ async fn report_email_is_retried_while_the_server_is_down() {
 
     // Nobody listens: the try fails and is scheduled again.
     assert_eq!(r.sender.run_due().await.expect("pass"), 1);
-    let d = e
-        .store
-        .get_delivery(None, ids[0])
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(ids[0]).await;
     assert_eq!(
         (d.status, d.attempts, d.last_status),
         (DeliveryStatus::Pending, 1, None)
@@ -273,12 +249,7 @@ async fn report_email_is_retried_while_the_server_is_down() {
     hand.set(due);
     assert_eq!(r.sender.run_due().await.expect("pass"), 1);
     let stored = server.next_message().await;
-    let d = e
-        .store
-        .get_delivery(None, ids[0])
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(ids[0]).await;
     assert_eq!((d.status, d.attempts), (DeliveryStatus::Delivered, 2));
     let tries = e
         .store
@@ -316,16 +287,8 @@ async fn report_email_is_retried_while_the_server_is_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_report_on_failure_attaches_the_fax() {
     let e = env().await;
-    e.store
-        .update_tenant(
-            e.tenant.id,
-            &NewTenant {
-                name: "Acme".into(),
-                notify: "email_full_failure->fail@example.invalid".into(),
-            },
-        )
-        .await
-        .expect("notify");
+    e.set_tenant_notify("email_full_failure->fail@example.invalid")
+        .await;
     let port = free_port();
     let mut server = SmtpServer::start(port, Mode::None, None, Some((USER, PASSWORD))).await;
     let (clock, _hand) = Clock::manual(t0());
@@ -378,12 +341,7 @@ async fn a_wrong_password_is_a_final_refusal() {
         .await
         .expect("enqueue")[0];
     assert_eq!(r.sender.run_due().await.expect("pass"), 1);
-    let d = e
-        .store
-        .get_delivery(None, id)
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(id).await;
     assert_eq!(
         (d.status, d.last_status),
         (DeliveryStatus::Failed, Some(535)),

@@ -31,16 +31,8 @@ async fn wait_for(store: &dyn Store, bell: &Notify, n: usize) -> Vec<Delivery> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bus_events_become_deliveries() {
     let e = env().await;
-    e.store
-        .update_tenant(
-            e.tenant.id,
-            &NewTenant {
-                name: "Acme".into(),
-                notify: "webhook->http://127.0.0.1:9/report".into(),
-            },
-        )
-        .await
-        .expect("notify");
+    e.set_tenant_notify("webhook->http://127.0.0.1:9/report")
+        .await;
     let (clock, _hand) = Clock::manual(t0());
     let subscribed = endpoint(&e, EndpointKind::Webhook, "http://127.0.0.1:9/events", 1).await;
     e.store

@@ -83,12 +83,7 @@ async fn signed_webhook_is_retried_until_the_receiver_accepts() {
         seen.push(r.clone());
         // Not due again before its time.
         assert_eq!(sender.run_due().await.expect("pass"), 0);
-        let d = e
-            .store
-            .get_delivery(None, ids[0])
-            .await
-            .expect("get")
-            .expect("row");
+        let d = e.delivery(ids[0]).await;
         if d.status == DeliveryStatus::Pending {
             hand.set(d.next_attempt_at);
         }
@@ -173,12 +168,7 @@ async fn failures_are_retried_for_a_day_then_given_up() {
         assert_eq!(sender.run_due().await.expect("pass"), 1);
         got.recv().await.expect("request");
         tries += 1;
-        let d = e
-            .store
-            .get_delivery(None, id)
-            .await
-            .expect("get")
-            .expect("row");
+        let d = e.delivery(id).await;
         if d.status != DeliveryStatus::Pending {
             assert_eq!(d.status, DeliveryStatus::Failed);
             break;
@@ -249,12 +239,7 @@ async fn received_fax_goes_to_the_delivery_endpoint_in_gofaxserver_shape() {
             .collect()
     };
     assert_eq!(header(&r, "x-file-sha256"), digest);
-    let d = e
-        .store
-        .get_delivery(None, ids[0])
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(ids[0]).await;
     assert_eq!(
         (d.status, d.event.as_str()),
         (DeliveryStatus::Delivered, "delivery")
@@ -276,12 +261,7 @@ async fn a_refusal_is_final_and_a_replay_sends_it_again() {
     let sender = sender(&e, &clock);
     assert_eq!(sender.run_due().await.expect("pass"), 1);
     assert_eq!(got.recv().await.expect("request").status, 410);
-    let d = e
-        .store
-        .get_delivery(None, id)
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(id).await;
     assert_eq!(
         (d.status, d.last_status),
         (DeliveryStatus::Failed, Some(410))
@@ -298,12 +278,7 @@ async fn a_refusal_is_final_and_a_replay_sends_it_again() {
     assert_eq!(sender.run_due().await.expect("pass"), 1);
     let r = got.recv().await.expect("request");
     assert_eq!((r.status, header(&r, "x-attempt")), (200, "2"));
-    let d = e
-        .store
-        .get_delivery(None, id)
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(id).await;
     assert_eq!((d.status, d.attempts), (DeliveryStatus::Delivered, 2));
 }
 
@@ -332,12 +307,7 @@ async fn nobody_listening_is_retried_with_the_error_logged() {
         .expect("deliver")[0];
     let sender = sender(&e, &clock);
     assert_eq!(sender.run_due().await.expect("pass"), 1);
-    let d = e
-        .store
-        .get_delivery(None, id)
-        .await
-        .expect("get")
-        .expect("row");
+    let d = e.delivery(id).await;
     assert_eq!((d.status, d.last_status), (DeliveryStatus::Pending, None));
     assert!(d.last_error.contains("connect"), "{}", d.last_error);
     assert!(!d.last_error.contains("token=abc"), "{}", d.last_error);

@@ -36,6 +36,31 @@ pub struct Env {
     pub number: TenantNumber,
 }
 
+impl Env {
+    /// The delivery row `id`, which must exist.
+    pub async fn delivery(&self, id: DeliveryId) -> Delivery {
+        self.store
+            .get_delivery(None, id)
+            .await
+            .expect("get")
+            .expect("the delivery row exists")
+    }
+
+    /// Sets the tenant's gofaxserver-style notify list.
+    pub async fn set_tenant_notify(&self, notify: &str) {
+        self.store
+            .update_tenant(
+                self.tenant.id,
+                &NewTenant {
+                    name: self.tenant.name.clone(),
+                    notify: notify.into(),
+                },
+            )
+            .await
+            .expect("notify");
+    }
+}
+
 /// A fresh store with one tenant and two numbers.
 pub async fn env() -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
