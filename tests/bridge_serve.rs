@@ -221,6 +221,28 @@ fn assert_bridged(
     (job, bridge)
 }
 
+/// The receiving end of a bridge: a server asking for T.38, with a tenant owning `number`,
+/// that accepts calls from B at 127.0.0.1.
+fn far_end(dir: &Path, ports: &str, tenant_name: &str, number: &str) -> (Server, i64) {
+    let t38_request = json!({"enable_t38": true, "request_t38": true});
+    let r = start(dir, "r", ports, R_KEY, t38_request, "127.0.0.1:0");
+    let (r_tenant, _) = tenant(&r, R_KEY, tenant_name, number);
+    add(
+        &r,
+        R_KEY,
+        "gateway",
+        json!({"name": "bridge", "uri": "sip:127.0.0.1:5060", "allowed_sources": ["127.0.0.1"]}),
+    );
+    reload(&r, R_KEY);
+    (r, r_tenant)
+}
+
+/// A G.711-only fax machine sending from `bind`, with one attempt per job.
+fn fax_machine(dir: &Path, name: &str, ports: &str, bind: &str) -> Server {
+    let g711 = json!({"enable_t38": false, "retry_attempts": "1"});
+    start(dir, name, ports, C_KEY, g711, bind)
+}
+
 fn stop(servers: [Server; 3]) {
     for s in servers {
         assert!(!s.stderr().contains("panicked"), "{}", s.stderr());
@@ -233,25 +255,8 @@ fn carrier_g711_to_pbx_t38_is_bridged_live() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let t38_request = json!({"enable_t38": true, "request_t38": true});
-
     // R: the PBX, asking for T.38; B may call it.
-    let r = start(
-        dir.path(),
-        "r",
-        "44000-44499",
-        R_KEY,
-        t38_request,
-        "127.0.0.1:0",
-    );
-    let (r_tenant, _) = tenant(&r, R_KEY, "pbx site", PBX_NUMBER);
-    add(
-        &r,
-        R_KEY,
-        "gateway",
-        json!({"name": "bridge", "uri": "sip:127.0.0.1:5060", "allowed_sources": ["127.0.0.1"]}),
-    );
-    reload(&r, R_KEY);
+    let (r, r_tenant) = far_end(dir.path(), "44000-44499", "pbx site", PBX_NUMBER);
 
     // B: the carrier (no tenant: upstream) may call; the number bridges to the PBX.
     let b = start(
@@ -284,8 +289,7 @@ fn carrier_g711_to_pbx_t38_is_bridged_live() {
     reload(&b, B_KEY);
 
     // C: the carrier's fax machine, G.711 only, sending through B.
-    let g711 = json!({"enable_t38": false, "retry_attempts": "1"});
-    let c = start(dir.path(), "c", "45000-45499", C_KEY, g711, "127.0.0.1:0");
+    let c = fax_machine(dir.path(), "c", "45000-45499", "127.0.0.1:0");
     let alice = sender(&c, C_KEY, SENDER, b.sip);
     let tiff = document();
     send_and_wait(&c, &alice, &tiff, (SENDER, PBX_NUMBER), &b, &r);
@@ -317,26 +321,10 @@ fn bridge_pbx_g711_to_upstream_t38_in_priority_order() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let t38_request = json!({"enable_t38": true, "request_t38": true});
     const EXTERNAL: &str = "+15556660001";
 
     // R: the carrier's far end, asking for T.38; B may call it.
-    let r = start(
-        dir.path(),
-        "r",
-        "46000-46499",
-        R_KEY,
-        t38_request,
-        "127.0.0.1:0",
-    );
-    let (r_tenant, _) = tenant(&r, R_KEY, "far end", EXTERNAL);
-    add(
-        &r,
-        R_KEY,
-        "gateway",
-        json!({"name": "bridge", "uri": "sip:127.0.0.1:5060", "allowed_sources": ["127.0.0.1"]}),
-    );
-    reload(&r, R_KEY);
+    let (r, r_tenant) = far_end(dir.path(), "46000-46499", "far end", EXTERNAL);
 
     // B: the PBX calls from 127.0.0.2 and its endpoint (666: a source identity only) has
     // `bridge`; two upstreams, the carrier first by priority.
@@ -376,8 +364,7 @@ fn bridge_pbx_g711_to_upstream_t38_in_priority_order() {
     reload(&b, B_KEY);
 
     // P: the PBX's fax machine, G.711 only.
-    let g711 = json!({"enable_t38": false, "retry_attempts": "1"});
-    let p = start(dir.path(), "p", "47000-47499", C_KEY, g711, "127.0.0.2:0");
+    let p = fax_machine(dir.path(), "p", "47000-47499", "127.0.0.2:0");
     let alice = sender(&p, C_KEY, PBX_NUMBER, b.sip);
     let tiff = document();
     send_and_wait(&p, &alice, &tiff, (PBX_NUMBER, EXTERNAL), &b, &r);
