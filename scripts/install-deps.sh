@@ -13,6 +13,7 @@ packages=(
     postgresql                                # the production store, for store's PostgreSQL tests
     python3-aiosmtpd                          # loopback SMTP server for notify's e-mail tests
     chromium                                  # headless browser: Swagger UI renders /openapi.json (api tests)
+    tzdata                                    # IANA zones of the fax header line's date (store/src/header_tz.rs)
 )
 
 missing=()

@@ -313,6 +313,26 @@ fn carrier_g711_to_pbx_t38_is_bridged_live() {
     assert_eq!(v["bridge"]["direction"], "downstream", "{v:#}");
     assert_eq!(v["bridge"]["pages"], PAGES as i64, "{v:#}");
     assert_eq!(v["bridge"]["gateway"], "pbx", "{v:#}");
+    // Each leg's debug bundle (issue #8 item 6), and the ladders only there.
+    let d = http(b.api, "GET", &format!("/fax/{}/debug", job.id), &bob, None).json();
+    let legs: Vec<(&str, bool)> = d
+        .as_array()
+        .unwrap_or_else(|| panic!("{d:#}"))
+        .iter()
+        .map(|b| (b["leg"].as_str().unwrap(), b["sip"][0]["sent"] == true))
+        .collect();
+    assert_eq!(legs, [("bridge-in", false), ("bridge-out", true)], "{d:#}");
+    for b in d.as_array().unwrap() {
+        let invite = b["sip"][0]["text"].as_str().unwrap_or_default();
+        assert!(invite.starts_with("INVITE sip:"), "{b:#}");
+    }
+    let detail = &v["bridge"]["detail"];
+    assert!(
+        detail["inbound"]["debug"]["sip"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{detail:#}"
+    );
     stop([b, r, c]);
 }
 

@@ -6,13 +6,15 @@
 use serde::{Deserialize, Serialize};
 use store::{Endpoint, EndpointKind, Scope, Tenant, TenantNumber, Transport, User};
 
-/// A tenant with its numbers (`id`, `name`, `notify`, `numbers`).
+/// A tenant with its numbers (`id`, `name`, `notify`, `numbers`) and whether its debug
+/// bundles include a pcap (`debug_pcap`).
 #[derive(Debug, Serialize)]
 pub(crate) struct TenantView {
     pub id: i64,
     pub name: String,
     pub notify: String,
     pub numbers: Vec<NumberView>,
+    pub debug_pcap: bool,
 }
 
 impl TenantView {
@@ -23,6 +25,7 @@ impl TenantView {
             name: t.name,
             notify: t.notify,
             numbers: numbers.into_iter().map(NumberView::from).collect(),
+            debug_pcap: t.debug_pcap,
         }
     }
 }
@@ -108,6 +111,7 @@ pub(crate) struct GatewayView {
     pub allowed_sources: Vec<String>,
     pub tenant_id: Option<i64>,
     pub t38_allowed: bool,
+    pub debug_pcap: bool,
 }
 
 impl From<store::Gateway> for GatewayView {
@@ -122,6 +126,7 @@ impl From<store::Gateway> for GatewayView {
             allowed_sources: g.allowed_sources,
             tenant_id: g.tenant_id.map(|t| t.0),
             t38_allowed: g.t38_allowed,
+            debug_pcap: g.debug_pcap,
         }
     }
 }
@@ -140,6 +145,9 @@ pub(crate) struct TenantIn {
     pub notify: String,
     #[serde(default)]
     pub numbers: Option<Vec<NumberFields>>,
+    /// Absent leaves the flag as it is.
+    #[serde(default)]
+    pub debug_pcap: Option<bool>,
 }
 
 /// The number fields shared by nested and top-level number bodies.
@@ -220,6 +228,9 @@ pub(crate) struct GatewayIn {
     pub tenant_id: Option<i64>,
     #[serde(default = "default_true")]
     pub t38_allowed: bool,
+    /// Absent leaves the flag as it is.
+    #[serde(default)]
+    pub debug_pcap: Option<bool>,
 }
 
 /// UDP, SIP's default transport.

@@ -64,7 +64,10 @@ async fn tenant_crud_and_body_errors() {
                        "numbers": [{ "number": "(555) 123-4567", "name": "Acme", "header": "ACME" }] });
     let r = call(&h.app, Method::POST, "/admin/tenant", Some(&a), Some(body)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(keys(&r.json), ["id", "name", "notify", "numbers"]);
+    assert_eq!(
+        keys(&r.json),
+        ["debug_pcap", "id", "name", "notify", "numbers"]
+    );
     assert_eq!(
         keys(&r.json["numbers"][0]),
         ["header", "id", "name", "notify", "number", "tenant_id"]

@@ -25,6 +25,7 @@ struct Ids {
     number: String,
     user: String,
     endpoint: String,
+    debug: String,
 }
 
 async fn resources(h: &Harness, s: &Sender, name: &str) -> Ids {
@@ -62,6 +63,22 @@ async fn resources(h: &Harness, s: &Sender, name: &str) -> Ids {
         )
         .await
         .unwrap();
+    let debug = h
+        .store
+        .save_call_debug(&NewCallDebug {
+            tenant_id: tenant,
+            job_id: JobId(job.parse().unwrap()),
+            leg: "send".into(),
+            attempt_id: Some(1),
+            call_id: format!("{name}@faxserver"),
+            created_at: Utc::now(),
+            sip: json!([]),
+            t30: json!([]),
+            truncated: false,
+            pcap: Some(vec![0xd4, 0xc3, 0xb2, 0xa1]),
+        })
+        .await
+        .unwrap();
     Ids {
         tenant,
         job,
@@ -69,6 +86,7 @@ async fn resources(h: &Harness, s: &Sender, name: &str) -> Ids {
         number: number.0.to_string(),
         user: user.0.to_string(),
         endpoint: endpoint.to_string(),
+        debug: debug.to_string(),
     }
 }
 
@@ -79,6 +97,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         "/tenant/user/{id}" => &ids.user,
         "/tenant/endpoint/{id}" => &ids.endpoint,
         "/fax/{uuid}/deliveries/{id}/replay" => &ids.delivery,
+        "/fax/{uuid}/debug/{id}/pcap" => &ids.debug,
         p if !p.contains("{id}") => "",
         p => panic!("tenant route {p} is not in the isolation matrix: add its resource"),
     };
@@ -130,6 +149,7 @@ async fn every_tenant_route_with_an_id_answers_404_for_another_tenants_resource(
         number: "987654".into(),
         user: "987654".into(),
         endpoint: "987654".into(),
+        debug: "987654".into(),
     };
     let before = snapshot(&h, &b_ids).await;
 

@@ -55,6 +55,13 @@ pub enum EngineEvent {
         /// The call.
         call: CallInfo,
     },
+    /// The call's media started or changed, before any page says so.
+    CallMedia {
+        /// The call.
+        call: CallInfo,
+        /// As in the report's media phases: `audio/PCMU`, `audio/PCMA`, `t38/v0`, ….
+        media: String,
+    },
     /// T.30 settled on a rate.
     FaxNegotiated {
         /// The call.

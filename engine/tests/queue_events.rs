@@ -25,6 +25,7 @@ fn name(e: &EngineEvent) -> &'static str {
         EngineEvent::JobQueued { .. } => "queued",
         EngineEvent::CallCreated { .. } => "created",
         EngineEvent::CallAnswered { .. } => "answered",
+        EngineEvent::CallMedia { .. } => "media",
         EngineEvent::FaxNegotiated { .. } => "negotiated",
         EngineEvent::FaxPage { .. } => "page",
         EngineEvent::CallEnded { .. } => "ended",

@@ -9,9 +9,11 @@
 //! Around them:
 //! - [`ports`]: the pool of media UDP port pairs.
 //! - [`socket`]: tokio UDP socket shells with DSCP marking and latching (symmetric media).
+//! - [`pcap`]: a pcap file of a socket's datagrams, for a call's debug bundle.
 
 mod error;
 pub mod g711;
+pub mod pcap;
 pub mod playout;
 pub mod ports;
 pub mod rtp;

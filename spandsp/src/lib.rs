@@ -18,7 +18,7 @@ mod events;
 mod ffi_util;
 pub mod g711;
 mod gateway;
-mod log;
+pub mod log;
 mod shared;
 mod t30;
 mod t38_terminal;

@@ -25,6 +25,8 @@ pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
 /// Default media port range.
 pub const DEFAULT_MEDIA_PORTS: (u16, u16) = (16384, 32767);
+/// Default days a per-call debug bundle is kept: long enough for a carrier ticket.
+pub const DEFAULT_DEBUG_RETENTION_DAYS: u32 = 14;
 
 /// A secret that never shows in logs or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
@@ -128,6 +130,9 @@ pub struct Config {
     pub spool_dir: PathBuf,
     /// E-mail, Loki and the Event Socket.
     pub outputs: super::outputs::Outputs,
+    /// Days per-call debug bundles are kept (`FAXSERVER_DEBUG_RETENTION_DAYS`, 14); 0 makes
+    /// none at all.
+    pub debug_retention_days: u32,
     /// What the operator should know about the file.
     pub notes: Vec<Note>,
 }
@@ -541,6 +546,12 @@ pub fn load(
     let media_speed = u32_of("sip.media_speed", f.uint("sip.media_speed")?)?
         .unwrap_or(1)
         .max(1);
+    let debug_retention_days = match env_set("FAXSERVER_DEBUG_RETENTION_DAYS") {
+        Some(s) => s.trim().parse::<u32>().with_context(|| {
+            format!("FAXSERVER_DEBUG_RETENTION_DAYS {s:?} is not a whole number of days")
+        })?,
+        None => DEFAULT_DEBUG_RETENTION_DAYS,
+    };
     let gateway_calls_per_second = match f.number("queue.gateway_calls_per_second")? {
         Some(r) if r <= 0.0 => None,
         Some(r) => Some(r),
@@ -592,6 +603,7 @@ pub fn load(
             .delay("queue.shutdown_grace")?
             .unwrap_or(Duration::from_secs(30)),
         outputs: super::outputs::load(&f, env)?,
+        debug_retention_days,
         notes: notes(&root),
     })
 }
@@ -625,7 +637,21 @@ mod tests {
         assert_eq!(c.retry_delay, Duration::from_secs(60));
         assert!(c.resend_unconfirmed_pages);
         assert_eq!(c.spool_dir, PathBuf::from("./data/spool"));
+        assert_eq!(c.debug_retention_days, 14);
         assert!(c.notes.is_empty());
+    }
+
+    #[test]
+    fn debug_retention_days_come_from_the_environment() {
+        let days = |v: &str| load(None, &env(&[("FAXSERVER_DEBUG_RETENTION_DAYS", v)]));
+        assert_eq!(days("30").unwrap().debug_retention_days, 30);
+        assert_eq!(days(" 0 ").unwrap().debug_retention_days, 0);
+        let e = days("two weeks").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("FAXSERVER_DEBUG_RETENTION_DAYS"),
+            "{e:#}"
+        );
+        assert!(days("-1").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub(crate) mod config;
 mod esl;
 mod outputs;
 mod reload;
+mod retention;
 mod secrets;
 pub(crate) mod server;
 

@@ -93,6 +93,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     let fax = FaxOptions {
         ident: cfg.ident.clone(),
         answer_delay: cfg.answer_after,
+        // No retention, no bundles: nothing is captured, so nothing is stored.
+        debug_capture: cfg.debug_retention_days > 0,
         ..FaxOptions::default()
     };
     let mut settings = QueueSettings {
@@ -201,6 +203,12 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     let waker = tokio::spawn(wake_on_new_jobs(bus.subscribe(), queue.clone()));
     let workers = tokio::spawn(queue.run(grace));
     let calls = tokio::spawn(inbound.run(incoming, shutdown.clone(), grace));
+    let purger = super::retention::spawn(
+        store.clone(),
+        cfg.debug_retention_days,
+        Clock::system(),
+        &shutdown,
+    );
     let (api_stop, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(async move {
         axum::serve(
@@ -223,6 +231,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     let _ = workers.await;
     waker.abort();
     let _ = calls.await;
+    if let Some(p) = purger {
+        let _ = p.await;
+    }
     if let Some(e) = esl {
         e.shutdown().await;
     }

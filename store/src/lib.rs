@@ -9,10 +9,12 @@
 //! `migrations/postgres` and `migrations/sqlite` at the workspace root and run on connect.
 
 pub mod auth;
+pub mod debug;
 pub mod deliveries;
 pub mod dialing;
 mod error;
 pub mod fax;
+pub mod header_tz;
 pub mod model;
 pub mod numbers;
 mod pg;
@@ -22,6 +24,7 @@ mod sqlite;
 pub mod stats;
 mod store;
 
+pub use debug::{CallDebugRecord, NewCallDebug};
 pub use deliveries::*;
 pub use dialing::{DailyUsage, DialingSettings};
 pub use error::{Error, Result};

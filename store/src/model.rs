@@ -148,6 +148,8 @@ pub struct Tenant {
     pub notify: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Whether debug bundles of its calls include a pcap of the media.
+    pub debug_pcap: bool,
 }
 
 /// Fields of a tenant to create or replace.
@@ -297,6 +299,8 @@ pub struct Gateway {
     pub tenant_id: Option<TenantId>,
     /// Whether T.38 may be offered to or accepted from it.
     pub t38_allowed: bool,
+    /// Whether debug bundles of calls through it include a pcap of the media.
+    pub debug_pcap: bool,
 }
 
 /// Fields of a gateway to create or replace.

@@ -629,6 +629,50 @@ macro_rules! impl_store {
                      WHERE j.tenant_id = $1 AND j.direction = 'outbound' AND j.created_at >= $2")
                     .bind(tenant).bind(ts(since)).fetch_one(&self.pool).await?)
             }
+            async fn get_header_tz(&self, tenant: TenantId, number: Option<NumberId>) -> Result<Option<String>> {
+                let row: Option<(String,)> = match number {
+                    None => sqlx::query_as("SELECT header_tz FROM tenants WHERE id = $1").bind(tenant),
+                    Some(id) => sqlx::query_as("SELECT header_tz FROM tenant_numbers WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant).bind(id),
+                }
+                .fetch_optional(&self.pool).await?;
+                Ok(row.map(|(tz,)| tz).filter(|tz| !tz.is_empty()))
+            }
+            async fn set_header_tz(&self, tenant: TenantId, number: Option<NumberId>, tz: &str) -> Result<bool> {
+                let tz = if tz.trim().is_empty() {
+                    String::new()
+                } else {
+                    $crate::header_tz::validate(tz)
+                        .map_err(|e| Error::Invalid { field: "header_tz", reason: e.to_string() })?
+                };
+                let r = match number {
+                    None => sqlx::query("UPDATE tenants SET header_tz = $2 WHERE id = $1").bind(tenant).bind(&tz),
+                    Some(id) => sqlx::query("UPDATE tenant_numbers SET header_tz = $3 WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant).bind(id).bind(&tz),
+                }
+                .execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(r.rows_affected() > 0)
+            }
+            async fn get_header_date_format(&self, tenant: TenantId, number: Option<NumberId>) -> Result<Option<String>> {
+                let row: Option<(String,)> = match number {
+                    None => sqlx::query_as("SELECT header_date_format FROM tenants WHERE id = $1").bind(tenant),
+                    Some(id) => sqlx::query_as("SELECT header_date_format FROM tenant_numbers WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant).bind(id),
+                }
+                .fetch_optional(&self.pool).await?;
+                Ok(row.map(|(f,)| f).filter(|f| !f.is_empty()))
+            }
+            async fn set_header_date_format(&self, tenant: TenantId, number: Option<NumberId>, format: &str) -> Result<bool> {
+                let format = $crate::header_tz::validate_date_format(format)
+                    .map_err(|e| Error::Invalid { field: "header_date_format", reason: e.to_string() })?;
+                let r = match number {
+                    None => sqlx::query("UPDATE tenants SET header_date_format = $2 WHERE id = $1").bind(tenant).bind(&format),
+                    Some(id) => sqlx::query("UPDATE tenant_numbers SET header_date_format = $3 WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant).bind(id).bind(&format),
+                }
+                .execute(&self.pool).await.map_err(Error::from_write)?;
+                Ok(r.rows_affected() > 0)
+            }
             async fn record_bridge(&self, b: &NewBridge) -> Result<Job> {
                 let mut tx = self.begin_write().await?;
                 let status = if b.success { "done" } else { "failed" };
@@ -650,7 +694,16 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as("SELECT b.* FROM bridges b JOIN jobs j ON j.id = b.job_id WHERE j.tenant_id = $1 AND b.job_id = $2")
                     .bind(tenant).bind(job).fetch_optional(&self.pool).await?)
             }
+            // The bodies are in crate::debug; async_trait cannot see into a macro call.
+            async fn save_call_debug(&self, d: &$crate::NewCallDebug) -> Result<i64> { self.debug_save(d).await }
+            async fn list_call_debug(&self, tenant: Option<TenantId>, job: JobId) -> Result<Vec<$crate::CallDebugRecord>> { self.debug_list(tenant, job).await }
+            async fn get_call_debug_pcap(&self, tenant: Option<TenantId>, job: JobId, id: i64) -> Result<Option<Vec<u8>>> { self.debug_pcap(tenant, job, id).await }
+            async fn purge_call_debug_before(&self, cutoff: DateTime<Utc>) -> Result<u64> { self.debug_purge(cutoff).await }
+            async fn set_tenant_debug_pcap(&self, id: TenantId, on: bool) -> Result<bool> { self.debug_set_tenant(id, on).await }
+            async fn set_gateway_debug_pcap(&self, id: GatewayId, on: bool) -> Result<bool> { self.debug_set_gateway(id, on).await }
         }
+
+        $crate::debug::debug_methods!($ty);
 
         impl $ty {
             /// Rejects an endpoint whose scope does not belong to `owner`.

@@ -332,10 +332,66 @@ pub trait Store: Send + Sync {
         since: DateTime<Utc>,
     ) -> Result<DailyUsage>;
 
+    // ---- header line time zone (see crate::header_tz) ----
+    /// The IANA zone set on a tenant (`number: None`) or one of its numbers for the date in
+    /// the header line of the faxes it sends; `None` when unset or there is no such row.
+    async fn get_header_tz(
+        &self,
+        tenant: TenantId,
+        number: Option<NumberId>,
+    ) -> Result<Option<String>>;
+    /// Sets that zone after checking it against the zone database (`""` clears it); false
+    /// if there is no such row.
+    async fn set_header_tz(
+        &self,
+        tenant: TenantId,
+        number: Option<NumberId>,
+        tz: &str,
+    ) -> Result<bool>;
+
+    /// The strftime-style format (chrono syntax) set on a tenant or one of its numbers for
+    /// the date in the header line; `None` when unset (SpanDSP's own header) or no such row.
+    async fn get_header_date_format(
+        &self,
+        tenant: TenantId,
+        number: Option<NumberId>,
+    ) -> Result<Option<String>>;
+    /// Sets that format after checking it (`""` clears it); false if there is no such row.
+    async fn set_header_date_format(
+        &self,
+        tenant: TenantId,
+        number: Option<NumberId>,
+        format: &str,
+    ) -> Result<bool>;
+
     // ---- live-bridged calls (issue #6) ----
     /// Records a finished bridged call: an inbound job, done or failed from the start (never
     /// queued), and its bridge row, in one transaction.
     async fn record_bridge(&self, b: &NewBridge) -> Result<Job>;
     /// The bridge row of a tenant's job; `None` for another tenant's job or one not bridged.
     async fn get_bridge(&self, tenant: TenantId, job: JobId) -> Result<Option<BridgeRecord>>;
+
+    // ---- per-call debug bundles (issue #8 item 6, see crate::debug) ----
+    /// Stores a call leg's debug bundle; returns its id.
+    async fn save_call_debug(&self, d: &crate::debug::NewCallDebug) -> Result<i64>;
+    /// Lists a job's bundles without their pcaps, oldest first, of `tenant` only when given
+    /// (the administrator passes `None`).
+    async fn list_call_debug(
+        &self,
+        tenant: Option<TenantId>,
+        job: JobId,
+    ) -> Result<Vec<crate::debug::CallDebugRecord>>;
+    /// A bundle's pcap; `None` if there is none, or no such bundle of that job (and tenant).
+    async fn get_call_debug_pcap(
+        &self,
+        tenant: Option<TenantId>,
+        job: JobId,
+        id: i64,
+    ) -> Result<Option<Vec<u8>>>;
+    /// Deletes bundles created before `cutoff` (retention); returns how many.
+    async fn purge_call_debug_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+    /// Sets whether a tenant's bundles include a pcap; false if no such tenant.
+    async fn set_tenant_debug_pcap(&self, id: TenantId, on: bool) -> Result<bool>;
+    /// Sets whether bundles of calls through a gateway include a pcap; false if none.
+    async fn set_gateway_debug_pcap(&self, id: GatewayId, on: bool) -> Result<bool>;
 }

@@ -193,12 +193,17 @@ pub(crate) async fn create_gateway(
     State(st): State<AppState>,
     ApiJson(body): ApiJson<GatewayIn>,
 ) -> ApiResult<Json<GatewayView>> {
+    let debug_pcap = body.debug_pcap;
     let g = new_gateway(&*st.store, body, None).await?;
-    let row = st
+    let mut row = st
         .store
         .create_gateway(&g)
         .await
         .map_err(|e| name_conflict(e, &g.name))?;
+    if let Some(on) = debug_pcap {
+        st.store.set_gateway_debug_pcap(row.id, on).await?;
+        row.debug_pcap = on;
+    }
     Ok(Json(row.into()))
 }
 
@@ -230,6 +235,7 @@ pub(crate) async fn update_gateway(
         .get_gateway(id)
         .await?
         .ok_or(ApiError::NotFound("gateway"))?;
+    let debug_pcap = body.debug_pcap;
     let g = new_gateway(&*st.store, body, current.password).await?;
     if !st
         .store
@@ -238,6 +244,9 @@ pub(crate) async fn update_gateway(
         .map_err(|e| name_conflict(e, &g.name))?
     {
         return Err(ApiError::NotFound("gateway"));
+    }
+    if let Some(on) = debug_pcap {
+        st.store.set_gateway_debug_pcap(id, on).await?;
     }
     let row = st
         .store

@@ -8,6 +8,7 @@
 mod dialing;
 mod endpoints;
 mod faxes;
+mod header;
 mod tenants;
 mod users;
 
@@ -30,6 +31,14 @@ pub(crate) fn routes() -> Router<AppState> {
                 .delete(tenants::delete),
         )
         .route("/tenant/{id}/dialing", get(dialing::get).put(dialing::put))
+        .route(
+            "/tenant/{id}/header",
+            get(header::get_tenant).put(header::put_tenant),
+        )
+        .route(
+            "/number/{id}/header",
+            get(header::get_number).put(header::put_number),
+        )
         .route(
             "/number",
             get(tenants::list_numbers)
@@ -64,6 +73,11 @@ pub(crate) fn routes() -> Router<AppState> {
             get(endpoints::get_gateway)
                 .put(endpoints::update_gateway)
                 .delete(endpoints::delete_gateway),
+        )
+        .route("/fax/{uuid}/debug", get(crate::fax::debug::admin_list))
+        .route(
+            "/fax/{uuid}/debug/{id}/pcap",
+            get(crate::fax::debug::admin_pcap),
         )
 }
 

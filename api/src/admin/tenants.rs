@@ -17,6 +17,17 @@ use crate::{AdminAuth, AppState};
 /// Normalises a number body to what the store takes.
 pub(crate) fn new_number(f: NumberFields) -> ApiResult<NewNumber> {
     let number = NumberRules::nanp().normalize(&f.number)?;
+    // SpanDSP prints at most 50 characters of header, in a font of printable ASCII only.
+    if f.header.chars().count() > 50 {
+        return Err(ApiError::Validation(
+            "header must be at most 50 characters".into(),
+        ));
+    }
+    if !f.header.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return Err(ApiError::Validation(
+            "header must be printable ASCII".into(),
+        ));
+    }
     Ok(NewNumber {
         number,
         name: f.name,
@@ -74,6 +85,9 @@ pub(crate) async fn create(
         .map(new_number)
         .collect::<ApiResult<Vec<_>>>()?;
     let t = st.store.create_tenant(&fields, chrono::Utc::now()).await?;
+    if let Some(on) = body.debug_pcap {
+        st.store.set_tenant_debug_pcap(t.id, on).await?;
+    }
     for n in &numbers {
         if let Err(e) = st.store.create_number(t.id, n).await {
             // Undo the half-made tenant; the original error is what the caller needs.
@@ -100,7 +114,8 @@ pub(crate) async fn get(
     Ok(Json(view(&*st.store, TenantId(id)).await?))
 }
 
-/// `PUT /admin/tenant/{id}`: replaces name and notify; numbers are managed via `/admin/number`.
+/// `PUT /admin/tenant/{id}`: replaces name and notify (and `debug_pcap` when given); numbers
+/// are managed via `/admin/number`.
 pub(crate) async fn update(
     _: AdminAuth,
     State(st): State<AppState>,
@@ -110,6 +125,9 @@ pub(crate) async fn update(
     let fields = new_tenant(&body)?;
     if !st.store.update_tenant(TenantId(id), &fields).await? {
         return Err(ApiError::NotFound("tenant"));
+    }
+    if let Some(on) = body.debug_pcap {
+        st.store.set_tenant_debug_pcap(TenantId(id), on).await?;
     }
     Ok(Json(view(&*st.store, TenantId(id)).await?))
 }

@@ -4,11 +4,13 @@
 //! and shapes (`gofaxserver-behaviour.md` §3.2, §3.6) with the fixes of `design.md` §6: TIFF,
 //! PNG and JPEG are accepted (sniffed from the bytes), the sender number is checked before any
 //! conversion, and status is scoped to the tenant. New: `GET /fax` (listing), `GET
-//! /fax/{uuid}` (status with attempts and pages), `GET /fax/{uuid}/document` and cancel.
+//! /fax/{uuid}` (status with attempts and pages), `GET /fax/{uuid}/document`, cancel and the
+//! debug bundles (`GET /fax/{uuid}/debug`).
 //!
 //! Every read goes through the store's tenant-scoped calls, so another tenant's job answers
 //! exactly like one that does not exist.
 
+pub(crate) mod debug;
 mod document;
 mod list;
 mod send;
@@ -100,6 +102,7 @@ pub(crate) fn routes(settings: &FaxSettings) -> Router<AppState> {
         .route("/{uuid}", get(status::get).delete(status::cancel))
         .route("/{uuid}/cancel", post(status::cancel))
         .route("/{uuid}/document", get(document::get))
+        .merge(debug::routes())
 }
 
 /// Runs CPU-bound work on the blocking pool, at most [`FaxSettings::conversions`] at once.

@@ -156,6 +156,12 @@ fn operation(op: &Op) -> Value {
             "200",
             json!({ "description": "OpenAPI 3.1 document", "content": { "application/json": {} } }),
         ),
+        Answer::Pcap => (
+            "200",
+            json!({ "description": "The capture, as an attachment", "content": {
+            "application/vnd.tcpdump.pcap": { "schema": { "type": "string", "format": "binary" } },
+        } }),
+        ),
     };
     responses.insert(code.into(), ok);
     if op.auth != Auth::Public {

@@ -34,6 +34,8 @@ pub(super) enum Answer {
     Html,
     /// The OpenAPI document itself.
     OpenApi,
+    /// A pcap capture (`application/vnd.tcpdump.pcap`).
+    Pcap,
 }
 
 /// One operation.
@@ -107,6 +109,10 @@ pub(super) const OPS: &[Op] = &[
     op("delete", "/admin/tenant/{id}", "admin", "Delete a tenant and everything it owns", Admin, None, Answer::Json("Message")),
     op("get", "/admin/tenant/{id}/dialing", "admin", "A tenant's toll-fraud settings and today's usage", Admin, None, Answer::Json("Dialing")),
     op("put", "/admin/tenant/{id}/dialing", "admin", "Replace a tenant's toll-fraud settings", Admin, j("DialingIn"), Answer::Json("Dialing")),
+    op("get", "/admin/tenant/{id}/header", "admin", "A tenant's header-line time zone and date format", Admin, None, Answer::Json("Header")),
+    op("put", "/admin/tenant/{id}/header", "admin", "Set a tenant's header-line time zone (IANA name) and/or date format (\"\" clears)", Admin, j("HeaderIn"), Answer::Json("Header")),
+    op("get", "/admin/number/{id}/header", "admin", "A number's header-line time zone and date format", Admin, None, Answer::Json("Header")),
+    op("put", "/admin/number/{id}/header", "admin", "Set a number's header-line time zone (IANA name) and/or date format (\"\" clears)", Admin, j("HeaderIn"), Answer::Json("Header")),
     Op { query: &[("tenant_id", "only this tenant's numbers")], ..op("get", "/admin/number", "admin", "List numbers", Admin, None, Answer::Json("[Number]")) },
     op("post", "/admin/number", "admin", "Add a number to a tenant", Admin, j("NumberIn"), Answer::Json("Number")),
     Op { query: &[("number", "the number to delete (any NANP form)"), ("tenant_id", "its tenant (optional)")], ..op("delete", "/admin/number", "admin", "Delete a number given by value (gofaxserver)", Admin, None, Answer::Json("Message")) },
@@ -137,6 +143,8 @@ pub(super) const OPS: &[Op] = &[
     Op { query: DELIVERY_QUERY, ..op("get", "/admin/deliveries", "deliveries", "List webhook and e-mail deliveries", Admin, None, Answer::Json("[Delivery]")) },
     op("get", "/admin/deliveries/{id}", "deliveries", "A delivery with its tries", Admin, None, Answer::Json("Delivery")),
     op("post", "/admin/deliveries/{id}/replay", "deliveries", "Send a delivery again", Admin, None, Answer::Json("Delivery")),
+    op("get", "/admin/fax/{uuid}/debug", "admin", "Any job's per-call debug bundles (SIP ladder, T.30 trace)", Admin, None, Answer::Json("[CallDebug]")),
+    op("get", "/admin/fax/{uuid}/debug/{id}/pcap", "admin", "A debug bundle's pcap of the call's media", Admin, None, Answer::Pcap),
     // ---- tenant ----
     op("get", "/tenant/number", "tenant", "The tenant's numbers", Tenant, None, Answer::Json("[Number]")),
     op("get", "/tenant/number/{id}", "tenant", "One of the tenant's numbers", Tenant, None, Answer::Json("Number")),
@@ -154,4 +162,6 @@ pub(super) const OPS: &[Op] = &[
     Op { query: &[("format", "pdf (default) or tiff")], ..op("get", "/fax/{uuid}/document", "fax", "The job's document", Tenant, None, Answer::Document) },
     op("get", "/fax/{uuid}/deliveries", "deliveries", "The job's webhook and e-mail deliveries", Tenant, None, Answer::Json("[Delivery]")),
     op("post", "/fax/{uuid}/deliveries/{id}/replay", "deliveries", "Send one of the job's deliveries again", Tenant, None, Answer::Json("Delivery")),
+    op("get", "/fax/{uuid}/debug", "fax", "The job's per-call debug bundles: SIP ladder and T.30 trace of every leg", Tenant, None, Answer::Json("[CallDebug]")),
+    op("get", "/fax/{uuid}/debug/{id}/pcap", "fax", "A debug bundle's pcap of the call's media (when the tenant or gateway enables capture)", Tenant, None, Answer::Pcap),
 ];

@@ -22,6 +22,7 @@ use sip::transport::{SipTransport, TransportConfig, TransportEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use super::agent_config::AgentConfig;
+use super::debug::{SipTap, SipTaps};
 use super::dial::NameResolver;
 use super::gateways::{GatewayStates, Gateways, ProbedGateway};
 pub use super::handle::{CallHandle, IncomingCall};
@@ -64,7 +65,7 @@ pub(crate) enum Cmd {
         Box<CallParams>,
         Vec<Peer>,
         CallSink,
-        oneshot::Sender<sip::Result<(DialogId, String)>>,
+        oneshot::Sender<sip::Result<(DialogId, String, SipTap)>>,
     ),
     Ring(DialogId),
     Accept(DialogId, Box<MediaConfig>),
@@ -73,7 +74,7 @@ pub(crate) enum Cmd {
     Reinvite(DialogId, OfferMedia),
     AcceptOffer(DialogId, Option<Policy>),
     RejectOffer(DialogId, u16),
-    Drop(DialogId),
+    Drop(DialogId, String),
     Targets(Box<Uri>, oneshot::Sender<Vec<(Uri, Peer)>>),
     Registrations(oneshot::Sender<Vec<RegistrationState>>),
     Gateways(Vec<ProbedGateway>),
@@ -137,6 +138,7 @@ impl SipAgent {
             ),
             routes: HashMap::new(),
             by_call_id: HashMap::new(),
+            taps: SipTaps::default(),
             limiter: SourceLimiter::new(cfg.unknown_source_limit),
             gateways,
             dropped_unknown: dropped_unknown.clone(),
@@ -187,7 +189,7 @@ impl SipAgent {
         self.cmd
             .send(Cmd::Invite(Box::new(params), alternates, sink, tx))
             .map_err(|_| Error::AgentStopped)?;
-        let (id, call_id) = rx
+        let (id, call_id, sip) = rx
             .await
             .map_err(|_| Error::AgentStopped)?
             .map_err(Error::Sip)?;
@@ -196,6 +198,7 @@ impl SipAgent {
             call_id,
             cmd: self.cmd.clone(),
             events,
+            sip,
         })
     }
 
@@ -262,6 +265,8 @@ struct AgentTask {
     dl: DialogLayer,
     routes: HashMap<DialogId, CallSink>,
     by_call_id: HashMap<String, DialogId>,
+    /// The SIP ladder of each call, by Call-ID.
+    taps: SipTaps,
     limiter: SourceLimiter,
     gateways: Gateways,
     dropped_unknown: Arc<AtomicU64>,
@@ -292,6 +297,7 @@ impl AgentTask {
                     Some(TransportEvent::Message(inc)) => {
                         let now = Instant::now();
                         if self.admitted(&inc.message, inc.peer.addr.ip(), now) {
+                            self.taps.received(&inc.message, &inc.peer);
                             self.tl.handle_message(now, inc.message, inc.peer);
                         }
                     }
@@ -311,6 +317,7 @@ impl AgentTask {
                 }
             }
             self.pump(&transport).await;
+            self.taps.settle();
         }
     }
 
@@ -351,7 +358,8 @@ impl AgentTask {
                         let call_id = dl.call_id(id).unwrap_or_default().to_owned();
                         self.routes.insert(id, sink);
                         self.by_call_id.insert(call_id.clone(), id);
-                        (id, call_id)
+                        let tap = self.taps.open(&call_id);
+                        (id, call_id, tap)
                     });
                 let _ = reply.send(result);
                 Ok(())
@@ -376,11 +384,12 @@ impl AgentTask {
                 self.gateways.handle_timeout(now, tl);
                 Ok(())
             }
-            Cmd::Drop(id) => {
+            Cmd::Drop(id, call_id) => {
                 self.routes.remove(&id);
                 if let Some(call_id) = dl.call_id(id) {
                     self.by_call_id.remove(call_id);
                 }
+                self.taps.close(&call_id);
                 Ok(())
             }
         };
@@ -392,13 +401,7 @@ impl AgentTask {
     /// Sends what the layers want sent and routes their events, until both are quiet.
     async fn pump(&mut self, transport: &SipTransport) {
         loop {
-            let mut busy = false;
-            while let Some(t) = self.tl.poll_transmit() {
-                busy = true;
-                if let Err(e) = transport.send(t).await {
-                    tracing::debug!("SIP send failed: {e}");
-                }
-            }
+            let mut busy = self.flush(transport).await;
             let now = Instant::now();
             while let Some(ev) = self.tl.poll_event() {
                 busy = true;
@@ -415,6 +418,9 @@ impl AgentTask {
             }
             self.registry.drain(now);
             self.gateways.drain();
+            // What the layers answered goes out (and into the ladder) before the call hears
+            // of it, so a call that ends on this event finds its last message recorded.
+            busy |= self.flush(transport).await;
             while let Some(ev) = self.dl.poll_event() {
                 busy = true;
                 self.route(now, ev);
@@ -423,6 +429,19 @@ impl AgentTask {
                 return;
             }
         }
+    }
+
+    /// Sends what the transaction layer has queued; true when there was something.
+    async fn flush(&mut self, transport: &SipTransport) -> bool {
+        let mut any = false;
+        while let Some(t) = self.tl.poll_transmit() {
+            any = true;
+            self.taps.sent(&t.message, &t.peer);
+            if let Err(e) = transport.send(t).await {
+                tracing::debug!("SIP send failed: {e}");
+            }
+        }
+        any
     }
 
     /// Reads what the dialog layer does not pass on: Retry-After and Reason.
@@ -575,6 +594,7 @@ impl AgentTask {
         let call_id = self.dl.call_id(id).unwrap_or_default().to_owned();
         self.routes.insert(id, sink);
         self.by_call_id.insert(call_id.clone(), id);
+        let sip = self.taps.open(&call_id);
         let call = IncomingCall {
             request,
             peer,
@@ -586,6 +606,7 @@ impl AgentTask {
                 call_id,
                 cmd: self.cmd.clone(),
                 events,
+                sip,
             },
         };
         if let Err(e) = self.incoming.try_send(call) {

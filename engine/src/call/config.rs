@@ -76,7 +76,8 @@ pub struct FaxOptions {
     pub ident: String,
     /// Header line text on sent pages (≤ 50 characters).
     pub header: Option<String>,
-    /// POSIX TZ of the date in the header line.
+    /// POSIX TZ rule of the date in the header line (the queue derives it from the sending
+    /// number's or tenant's IANA zone, store::header_tz); the process's local time when `None`.
     pub header_tz: Option<String>,
     /// How long T.38 may stay silent while audio still arrives.
     pub t38_media_timeout: Duration,
@@ -96,6 +97,11 @@ pub struct FaxOptions {
     pub hangup_linger: Duration,
     /// SpanDSP log detail.
     pub log_level: LogLevel,
+    /// Keep the SIP ladder and SpanDSP's T.30 trace in the report's debug bundle (SpanDSP
+    /// then logs at least at [`LogLevel::Flow`], which reaches `tracing` at debug only).
+    pub debug_capture: bool,
+    /// Also keep a pcap of the call's RTP/UDPTL.
+    pub debug_pcap: bool,
     /// Test hook: the call task panics at its first media tick at or after this media time
     /// (ms), to prove a panic fails that call only.
     #[doc(hidden)]
@@ -122,6 +128,8 @@ impl Default for FaxOptions {
             per_page: Duration::from_secs(120),
             hangup_linger: Duration::from_millis(500),
             log_level: LogLevel::Warning,
+            debug_capture: true,
+            debug_pcap: false,
             test_panic_at_ms: None,
         }
     }

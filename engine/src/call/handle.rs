@@ -10,6 +10,7 @@ use sip::transaction::Peer;
 use tokio::sync::mpsc;
 
 use super::agent::{CallEvent, Cmd};
+use super::debug::{SipTap, SipTrace};
 
 /// A call offered to us by an admitted peer; answer it with
 /// [`run_incoming`](super::run_incoming) or refuse it.
@@ -37,11 +38,13 @@ pub struct CallHandle {
     pub(crate) call_id: String,
     pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
     pub(crate) events: mpsc::UnboundedReceiver<CallEvent>,
+    pub(crate) sip: SipTap,
 }
 
 impl Drop for CallHandle {
     fn drop(&mut self) {
-        let _ = self.cmd.send(Cmd::Drop(self.id));
+        let call_id = std::mem::take(&mut self.call_id);
+        let _ = self.cmd.send(Cmd::Drop(self.id, call_id));
     }
 }
 
@@ -49,6 +52,17 @@ impl CallHandle {
     /// The SIP Call-ID.
     pub fn call_id(&self) -> &str {
         &self.call_id
+    }
+
+    /// The SIP messages of this call so far, and whether some were dropped.
+    pub fn sip_ladder(&self) -> (Vec<SipTrace>, bool) {
+        self.sip.snapshot()
+    }
+
+    /// Waits, at most `limit`, for the far end's answer to our last BYE or CANCEL to reach
+    /// the ladder.
+    pub(crate) async fn sip_settled(&self, limit: std::time::Duration) {
+        self.sip.settled(limit).await;
     }
 
     /// The next event; `None` when the agent has stopped.

@@ -39,8 +39,8 @@ pub use identity::{
 pub use limiter::{RateLimit, SourceLimiter};
 pub use registry::{OutboundRegistration, RegistrationState};
 pub use report::{
-    CallReport, FaxDirection, FaxSummary, MediaCounters, MediaPhase, PageReport, Party, T38Event,
-    T38Step,
+    CallReport, FaxDirection, FaxSummary, MediaCounters, MediaPhase, PageReport, Party,
+    SessionRefresh, T38Event, T38Step,
 };
 pub use session::{run_incoming, run_outgoing, FaxJob, OutgoingCall, Progress};
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use spandsp::{FaxResult, PageResult};
 
+use super::debug::CallDebug;
 use crate::outcome::{classify, AttemptFacts, Outcome};
 
 /// Which way the document went.
@@ -62,6 +63,15 @@ pub struct T38Event {
     /// What happened.
     #[serde(flatten)]
     pub step: T38Step,
+}
+
+/// A session refresh (RFC 4028) and when it completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRefresh {
+    /// Media time since the call started, in ms.
+    pub at_ms: u64,
+    /// Who sent it.
+    pub by: Party,
 }
 
 /// A stretch of the call carried by one kind of media.
@@ -170,6 +180,13 @@ pub struct MediaCounters {
     pub udptl_lost: u64,
     /// UDPTL IFPs recovered from redundancy or FEC.
     pub udptl_recovered: u64,
+    /// Datagrams the call's media socket sent.
+    #[serde(default)]
+    pub datagrams_sent: u64,
+    /// Datagrams that reached the call's media socket, those dropped as unfit, foreign or
+    /// oversize included.
+    #[serde(default)]
+    pub datagrams_received: u64,
 }
 
 impl MediaCounters {
@@ -180,6 +197,8 @@ impl MediaCounters {
         self.udptl_late += other.udptl_late;
         self.udptl_lost += other.udptl_lost;
         self.udptl_recovered += other.udptl_recovered;
+        self.datagrams_sent += other.datagrams_sent;
+        self.datagrams_received += other.datagrams_received;
     }
 }
 
@@ -226,6 +245,9 @@ pub struct CallReport {
     pub pages: Vec<PageReport>,
     /// Session refreshes (RFC 4028) completed during the call.
     pub session_refreshes: u32,
+    /// Each of those refreshes, in order (absent in reports stored before it existed).
+    #[serde(default)]
+    pub refreshes: Vec<SessionRefresh>,
     /// Media time of the whole call, in ms.
     pub duration_ms: u64,
     /// Late, lost and recovered media packets (absent in reports stored before it existed).
@@ -234,6 +256,9 @@ pub struct CallReport {
     /// The next hop that answered our call (`udp:192.0.2.1:5060`), after any failover.
     #[serde(default)]
     pub next_hop: Option<String>,
+    /// The leg's SIP ladder and T.30 trace (pcap is never serialised), for the debug bundle.
+    #[serde(default)]
+    pub debug: CallDebug,
 }
 
 impl CallReport {
@@ -260,9 +285,11 @@ impl CallReport {
             t38: Vec::new(),
             pages: Vec::new(),
             session_refreshes: 0,
+            refreshes: Vec::new(),
             duration_ms: 0,
             media_counters: MediaCounters::default(),
             next_hop: None,
+            debug: CallDebug::default(),
         }
     }
 

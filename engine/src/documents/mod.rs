@@ -17,6 +17,7 @@ mod bitmap;
 mod ccitt;
 mod dither;
 mod error;
+pub mod header;
 mod image_in;
 mod layout;
 mod pdf_in;

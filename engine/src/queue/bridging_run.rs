@@ -186,7 +186,7 @@ impl Inbound {
                 }
             }
         }
-        let report = match setup_error.filter(|_| legs.is_empty()) {
+        let mut report = match setup_error.filter(|_| legs.is_empty()) {
             None => {
                 let (tx, mut rx) = mpsc::unbounded_channel::<String>();
                 // BRIDGING once both legs are up and joined.
@@ -212,6 +212,7 @@ impl Inbound {
                 }
             }
         };
+        let debug = super::bundles::take_bridge(&mut report);
         // The gateway of the last leg dialled (tried in the order of `dialled`).
         let used = report.tried.len().clamp(1, dialled.len().max(1)) - 1;
         let gateway = dialled.get(used).unwrap_or(&first.name).clone();
@@ -250,6 +251,9 @@ impl Inbound {
         };
         match store.record_bridge(&record).await {
             Ok(job) => {
+                if self.settings.fax.debug_capture {
+                    super::bundles::save_legs(store, tenant, job.id, debug, end).await;
+                }
                 let id = job.id.to_string();
                 tracing::info!(job_id = %id, gateway = %gateway, direction = direction.as_str(), success, "bridged call recorded");
                 self.tracker.update(|t| {

@@ -214,6 +214,7 @@ mod tests {
                 register: false,
                 allowed_sources: vec![],
                 tenant_id: None,
+                debug_pcap: false,
                 t38_allowed: true,
             },
             caller: "+15551230001".into(),

@@ -309,7 +309,13 @@ impl Inbound {
             direction: FaxDirection::Receive,
         };
         let t38_allowed = gateway.is_none_or(|(_, t38)| t38);
-        let options = self.options(&parties, t38_allowed).await;
+        let mut options = self.options(&parties, t38_allowed).await;
+        options.debug_pcap = super::bundles::pcap_wanted(
+            self.store.as_ref(),
+            number.tenant_id,
+            gateway.map(|g| g.0),
+        )
+        .await;
         let tiff = self
             .settings
             .spool_dir
@@ -352,8 +358,8 @@ impl Inbound {
                 published.progress(&p, 0);
             }
         };
-        let (report, ()) = tokio::join!(run_incoming(call, job, &self.media, Some(ptx)), pages);
-        events.ended(&report);
+        let (mut report, ()) = tokio::join!(run_incoming(call, job, &self.media, Some(ptx)), pages);
+        events.ended(&mut report);
         let end = self.clock.now();
         self.learn(&parties, t38_allowed, &report, end).await;
         let stored = self
@@ -371,6 +377,17 @@ impl Inbound {
         let outcome = report.outcome();
         match stored {
             Ok(Some(job)) => {
+                let owner = super::bundles::Owner {
+                    tenant: number.tenant_id,
+                    job,
+                    leg: store::debug::leg::RECEIVE,
+                    attempt_id: None,
+                };
+                let debug = std::mem::take(&mut report.debug);
+                if self.settings.fax.debug_capture {
+                    super::bundles::save(self.store.as_ref(), owner, &report.call_id, debug, end)
+                        .await;
+                }
                 self.events.publish(EngineEvent::FaxReceived {
                     job_uuid: job.to_string(),
                     tenant_id: number.tenant_id.0,
@@ -630,6 +647,7 @@ mod tests {
             register: false,
             allowed_sources: sources.iter().map(|s| (*s).to_owned()).collect(),
             tenant_id: None,
+            debug_pcap: false,
             t38_allowed: t38,
         }
     }

@@ -365,11 +365,22 @@ async fn dial(ctx: &Ctx, a: Attempt<'_>, progress: &JobProgress, slot: GlobalSlo
     tracing::info!(job_id = %job.id, attempt = attempt.id.0, gateway = %gw.name, first_page = a.first_page, "dialling");
 
     let tiff = spool_path(ctx, job, attempt.id.0);
+    let mut options = fax_options(&ctx.settings.fax, &plan);
+    if let Some(tz) = super::options::header_tz(ctx.store.as_ref(), job).await? {
+        options.header_tz = Some(tz);
+    }
+    // A custom date format: this attempt's copy carries our header line (all pages, so the
+    // page numbers stay the document's when resending from a later page).
+    let stamped = match super::options::header_date_format(ctx.store.as_ref(), job).await? {
+        Some(f) => super::options::with_header_line(a.data, &f, now, &mut options).await,
+        None => None,
+    };
     let written = std::fs::create_dir_all(&ctx.settings.spool_dir)
-        .and_then(|()| std::fs::write(&tiff, a.data));
-    let report = match written {
+        .and_then(|()| std::fs::write(&tiff, stamped.as_deref().unwrap_or(a.data)));
+    let mut report = match written {
         Ok(()) => {
-            let mut options = fax_options(&ctx.settings.fax, &plan);
+            options.debug_pcap =
+                super::bundles::pcap_wanted(ctx.store.as_ref(), job.tenant_id, Some(gw.id)).await;
             if let Some(ring) = a.options.and_then(JobOptions::ring_timeout) {
                 options.ring_timeout = ring;
             }
@@ -388,6 +399,18 @@ async fn dial(ctx: &Ctx, a: Attempt<'_>, progress: &JobProgress, slot: GlobalSlo
     };
     let _ = std::fs::remove_file(&tiff);
     let end = ctx.now();
+    let owner = super::bundles::Owner {
+        tenant: job.tenant_id,
+        job: job.id,
+        leg: store::debug::leg::SEND,
+        attempt_id: Some(attempt.id.0),
+    };
+    let r = &mut report.report;
+    let debug = std::mem::take(&mut r.debug);
+    // Off when the server keeps no bundles (FAXSERVER_DEBUG_RETENTION_DAYS=0).
+    if ctx.settings.fax.debug_capture {
+        super::bundles::save(ctx.store.as_ref(), owner, &r.call_id, debug, end).await;
+    }
     ctx.limits.on_response(
         gw.id,
         end,
@@ -461,7 +484,7 @@ async fn call(
     // shutdown's grace is over, tells the call to hang up; the call then ends by itself.
     let dial = ctx.dialer.dial(req, ptx);
     let guard = guard_call(ctx, job, &cancel_tx, &lost);
-    let (report, confirmed) = tokio::join!(
+    let (mut report, confirmed) = tokio::join!(
         async {
             tokio::select! {
                 r = dial => r,
@@ -470,7 +493,7 @@ async fn call(
         },
         record_pages(ctx, job, attempt, already, prx, &mut events)
     );
-    events.ended(&report);
+    events.ended(&mut report);
     Finished {
         report,
         confirmed,

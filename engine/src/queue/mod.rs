@@ -12,6 +12,7 @@
 
 pub mod bridging;
 mod bridging_run;
+mod bundles;
 mod calls;
 pub mod causes;
 mod control;
@@ -42,7 +43,8 @@ pub use inbound::{
 pub use job::{fax_options, JOB_COMPLETED, JOB_FAILED, JOB_HANDED_BACK};
 pub use limits::{Caps, Limits};
 pub use options::{
-    layered, load_job_options, named_route, save_job_options, JobOptions, JOB_OPTIONS_NAMESPACE,
+    header_date_format, header_tz, layered, load_job_options, named_route, save_job_options,
+    JobOptions, JOB_OPTIONS_NAMESPACE,
 };
 pub use probes::probe_targets;
 pub use settings::QueueSettings;

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use store::{DocumentId, Endpoint, EndpointId, EndpointKind, Job, Scope, Store};
 
 use super::route::{Route, Target};
+use crate::call::FaxOptions;
+use crate::documents::header;
 use crate::policy::Overrides;
 
 /// The key-value namespace of job options (key: the document id).
@@ -123,6 +125,88 @@ pub async fn named_route(store: &dyn Store, job: &Job, names: &[String]) -> stor
         }
     }
     Ok(route)
+}
+
+/// The POSIX TZ rule for the date in the header line of `job`'s faxes: the sending number's
+/// zone, else its tenant's. `None` (the configured default) when neither is set, or when a
+/// stored zone left the system database since it was validated (logged, not fatal: the fax
+/// matters more than its header's clock).
+pub async fn header_tz(store: &dyn Store, job: &Job) -> store::Result<Option<String>> {
+    let number = match store::E164::parse(&job.caller) {
+        Ok(n) => store
+            .find_number(&n)
+            .await?
+            .filter(|n| n.tenant_id == job.tenant_id),
+        Err(_) => None,
+    };
+    let mut zone = None;
+    if let Some(n) = &number {
+        zone = store.get_header_tz(job.tenant_id, Some(n.id)).await?;
+    }
+    if zone.is_none() {
+        zone = store.get_header_tz(job.tenant_id, None).await?;
+    }
+    let Some(zone) = zone else {
+        return Ok(None);
+    };
+    match store::header_tz::posix_rule(&zone) {
+        Ok(rule) => Ok(Some(rule)),
+        Err(e) => {
+            tracing::warn!(job_id = %job.id, error = %e, "header time zone ignored");
+            Ok(None)
+        }
+    }
+}
+
+/// The strftime-style format of the date in the header line of `job`'s faxes: the sending
+/// number's, else its tenant's. `None` (SpanDSP draws its own header) when neither is set.
+pub async fn header_date_format(store: &dyn Store, job: &Job) -> store::Result<Option<String>> {
+    if let Ok(n) = store::E164::parse(&job.caller) {
+        if let Some(n) = store.find_number(&n).await? {
+            if n.tenant_id == job.tenant_id {
+                if let Some(f) = store
+                    .get_header_date_format(job.tenant_id, Some(n.id))
+                    .await?
+                {
+                    return Ok(Some(f));
+                }
+            }
+        }
+    }
+    store.get_header_date_format(job.tenant_id, None).await
+}
+
+/// `document` with our header line on every page, dated `at` in `options.header_tz`'s zone
+/// with `format`, and `options` no longer asking SpanDSP for its own. `None` leaves both
+/// as they are when the document cannot be re-encoded (logged: SpanDSP's header then).
+pub async fn with_header_line(
+    document: &[u8],
+    format: &str,
+    at: DateTime<Utc>,
+    options: &mut FaxOptions,
+) -> Option<Vec<u8>> {
+    let date = header::format_date(at, options.header_tz.as_deref(), format);
+    let text = options.header.clone().unwrap_or_default();
+    let ident = options.ident.clone();
+    let document = document.to_vec();
+    // Decoding and re-encoding every page is CPU work: off the runtime's threads.
+    let stamped =
+        tokio::task::spawn_blocking(move || header::stamp_tiff(&document, &date, &text, &ident))
+            .await;
+    match stamped {
+        Ok(Ok(tiff)) => {
+            options.header = None;
+            Some(tiff)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "own header line not drawn; SpanDSP's instead");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "own header line not drawn; SpanDSP's instead");
+            None
+        }
+    }
 }
 
 /// `top`'s settings where it has them, else `base`'s.

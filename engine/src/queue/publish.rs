@@ -1,6 +1,6 @@
 //! One call's events on the bus, from its progress reports: created (once the INVITE is out
-//! with its Call-ID, or at once for an incoming call), answered, negotiated, each page, and
-//! ended with the call's report. A call that ends before reporting anything still gets a
+//! with its Call-ID, or at once for an incoming call), answered, media, negotiated, each
+//! page, and ended with the call's report. A call that ends before reporting anything still gets a
 //! created event before its end, so listeners never see an end without a start.
 
 use crate::call::{CallReport, Progress};
@@ -75,20 +75,29 @@ impl CallEvents {
                     page,
                 });
             }
-            Progress::Placed { .. } | Progress::Ringing | Progress::Media(_) | Progress::T38(_) => {
-            }
+            // Live views (active calls by media) learn it here rather than at the first page.
+            Progress::Media(media) => self.events.publish(EngineEvent::CallMedia {
+                call: self.info.clone(),
+                media: media.clone(),
+            }),
+            Progress::Placed { .. } | Progress::Ringing | Progress::T38(_) => {}
         }
     }
 
-    /// Publishes the end of the call.
-    pub(super) fn ended(mut self, report: &CallReport) {
+    /// Publishes the end of the call. The event carries the report without its debug
+    /// bundle (SIP ladder, T.30 trace, pcap): that goes to the store only, and would make
+    /// every subscriber copy megabytes.
+    pub(super) fn ended(mut self, report: &mut CallReport) {
         if self.info.sip_call_id.is_empty() {
             self.info.sip_call_id.clone_from(&report.call_id);
         }
         self.create();
+        let debug = std::mem::take(&mut report.debug);
+        let published = Box::new(report.clone());
+        report.debug = debug;
         self.events.publish(EngineEvent::CallEnded {
             call: self.info,
-            report: Box::new(report.clone()),
+            report: published,
         });
     }
 }

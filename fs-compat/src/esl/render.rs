@@ -194,7 +194,9 @@ impl Renderer {
                 channels.forget_origination(job_uuid);
                 Vec::new()
             }
-            EngineEvent::JobQueued { .. } | EngineEvent::FaxReceived { .. } => Vec::new(),
+            EngineEvent::JobQueued { .. }
+            | EngineEvent::FaxReceived { .. }
+            | EngineEvent::CallMedia { .. } => Vec::new(),
         }
     }
 

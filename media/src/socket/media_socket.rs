@@ -9,6 +9,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::io::Interest;
 
 use super::latch::{Latch, StreamFilter, Verdict};
+use crate::pcap::PcapRecorder;
 use crate::ports::{PortLease, PortPool};
 use crate::Error;
 
@@ -88,6 +89,8 @@ pub struct MediaSocket {
     buf: Box<[u8]>,
     max_datagram: usize,
     stats: SocketStats,
+    // Every datagram sent or read, when a call's debug bundle asks for it.
+    pcap: Option<Box<PcapRecorder>>,
     // Dropped last: the port goes back to the pool only after the socket is closed.
     lease: PortLease,
 }
@@ -166,6 +169,7 @@ impl MediaSocket {
             buf: vec![0; config.max_datagram.saturating_add(1)].into_boxed_slice(),
             max_datagram: config.max_datagram,
             stats: SocketStats::default(),
+            pcap: None,
             lease,
         })
     }
@@ -220,6 +224,16 @@ impl MediaSocket {
         self.stats
     }
 
+    /// Records every datagram sent or read from now on into `recorder` (`None` stops).
+    pub fn set_pcap(&mut self, recorder: Option<Box<PcapRecorder>>) {
+        self.pcap = recorder;
+    }
+
+    /// The recording so far, which stops.
+    pub fn take_pcap(&mut self) -> Option<Box<PcapRecorder>> {
+        self.pcap.take()
+    }
+
     /// Sends one datagram to the current target without waiting; a full send buffer drops it
     /// (counted) and gives `Ok(false)`, as late media is useless anyway.
     pub fn send(&mut self, data: &[u8]) -> io::Result<bool> {
@@ -231,6 +245,9 @@ impl MediaSocket {
         match SockRef::from(&self.socket).send_to(data, &target) {
             Ok(_) => {
                 self.stats.sent += 1;
+                if let Some(p) = &mut self.pcap {
+                    p.record(self.local, self.latch.target(), data);
+                }
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -305,6 +322,9 @@ impl MediaSocket {
                 Err(e) if transient(&e) => continue,
                 Err(e) => return Err(e),
             };
+            if let Some(p) = &mut self.pcap {
+                p.record(from, self.local, self.buf.get(..len).unwrap_or_default());
+            }
             if let Some(latched) = self.admit(len, from) {
                 return Ok(Some((len, from, latched)));
             }

@@ -12,7 +12,7 @@ use engine::events::{CallInfo, EngineEvent};
 /// The media label of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MediaKind {
-    /// No page or media report yet says which.
+    /// No media report (nor page) yet says which.
     Unknown,
     /// G.711 audio (`audio/PCMU`, `audio/PCMA`).
     G711,
@@ -138,6 +138,7 @@ impl Tally {
                     self.gateways.entry(g.clone()).or_default();
                 }
             }
+            EngineEvent::CallMedia { call, media } => self.set_media(call, media),
             EngineEvent::FaxPage { call, page } => self.set_media(call, &page.media),
             EngineEvent::CallEnded { call, report } => self.ended(call, report),
             _ => {}
@@ -203,5 +204,59 @@ impl Tally {
             *out.entry(t).or_default() += 1;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(uuid: &str) -> CallInfo {
+        CallInfo {
+            call_uuid: uuid.into(),
+            job_uuid: None,
+            tenant_id: Some(1),
+            sip_call_id: String::new(),
+            direction: FaxDirection::Send,
+            caller: String::new(),
+            callee: String::new(),
+            gateway: None,
+        }
+    }
+
+    fn by_media(t: &Tally) -> Vec<(&'static str, u64)> {
+        let m = t.active_by_media();
+        m.into_iter().map(|(k, n)| (k.as_str(), n)).collect()
+    }
+
+    #[test]
+    fn a_media_report_labels_the_call_before_any_page() {
+        let mut t = Tally::default();
+        let media = |uuid: &str, m: &str| EngineEvent::CallMedia {
+            call: call(uuid),
+            media: m.into(),
+        };
+        t.apply(&EngineEvent::CallCreated { call: call("a") });
+        t.apply(&EngineEvent::CallCreated { call: call("b") });
+        assert_eq!(
+            by_media(&t),
+            [("unknown", 2), ("g711", 0), ("t38", 0), ("bridged", 0)]
+        );
+        t.apply(&media("a", "audio/PCMU"));
+        t.apply(&media("b", "audio/PCMA"));
+        assert_eq!(
+            by_media(&t),
+            [("unknown", 0), ("g711", 2), ("t38", 0), ("bridged", 0)]
+        );
+        // A switch to T.38 moves the call; an unknown name leaves it where it was.
+        t.apply(&media("b", "t38/v0"));
+        t.apply(&media("a", "image/x-nothing"));
+        assert_eq!(
+            by_media(&t),
+            [("unknown", 0), ("g711", 1), ("t38", 1), ("bridged", 0)]
+        );
+        // A media report for a call that already ended counts nothing.
+        t.apply(&media("gone", "audio/PCMU"));
+        assert_eq!(t.active_by_media().values().sum::<u64>(), 2);
     }
 }

@@ -185,7 +185,7 @@ impl Call {
         self.apply_timer_uac(cx, &resp);
         let answer = sdp_of(&resp.headers, &resp.body).and_then(|r| r.ok());
         let Some(offer) = o.offer else {
-            self.refreshed(cx);
+            self.refreshed(cx, true);
             return;
         };
         let Some(cfg) = self.media.cfg.clone() else {
@@ -200,7 +200,7 @@ impl Call {
                         .as_ref()
                         .is_some_and(|r| same_version(r, &ans)) =>
             {
-                self.refreshed(cx);
+                self.refreshed(cx, true);
             }
             Some(ans) => match accept_answer(&offer, &ans, &cfg.caps) {
                 Ok(agreed) => {
@@ -408,7 +408,7 @@ impl Call {
                         initial: false,
                     });
                 }
-                self.refreshed(cx);
+                self.refreshed(cx, false);
             }
         }
     }

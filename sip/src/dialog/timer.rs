@@ -201,12 +201,13 @@ impl Call {
         }
     }
 
-    /// Reports a completed refresh.
-    pub(crate) fn refreshed(&self, cx: &mut Ctx<'_>) {
+    /// Reports a completed refresh, `ours` when we sent it.
+    pub(crate) fn refreshed(&self, cx: &mut Ctx<'_>, ours: bool) {
         if let Some(t) = self.timer {
             cx.event(DialogEvent::Refreshed {
                 id: self.id,
                 interval: t.interval,
+                ours,
             });
         }
     }

@@ -48,7 +48,8 @@ pub struct SessionTimerConfig {
     /// The session interval we ask for in our INVITEs, in seconds (`None`: we ask for none
     /// but still honour the peer's).
     pub session_expires: Option<u32>,
-    /// The smallest interval we accept (Min-SE), in seconds; at least 90 (RFC 4028 §4).
+    /// The smallest interval we accept (Min-SE), in seconds. RFC 4028 §4 sets 90 as the
+    /// floor between independent peers; a lower value is honoured (closed networks, tests).
     pub min_se: u32,
     /// How we refresh.
     pub refresh: RefreshMethod,
@@ -262,6 +263,8 @@ pub enum DialogEvent {
         id: DialogId,
         /// The session interval now in force, in seconds.
         interval: u32,
+        /// True when we sent the refresh, false when the far end did.
+        ours: bool,
     },
     /// A 3xx sent the INVITE to a new target.
     Redirected {

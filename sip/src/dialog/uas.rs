@@ -19,7 +19,9 @@ fn has_tag(tags: &[&str], tag: &str) -> bool {
 /// The 422 we owe a request whose Session-Expires is below our Min-SE (RFC 4028 §8.1).
 pub(crate) fn interval_too_small(cx: &Ctx<'_>, req: &Request) -> Option<u32> {
     let se = req.headers.session_expires().ok().flatten()?;
-    let min = cx.cfg.session_timer.min_se.max(90);
+    // The configured Min-SE, not max(90, it): a UAC honouring our lower Min-SE would
+    // otherwise get 422 "90" and run a 90 s session it never asked for.
+    let min = cx.cfg.session_timer.min_se.max(1);
     (se.delta < min).then_some(min)
 }
 

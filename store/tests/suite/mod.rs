@@ -1,6 +1,7 @@
 //! The conformance suite every [`Store`] implementation must pass.
 
 pub mod bridges;
+pub mod debug;
 pub mod deliveries;
 pub mod dialing;
 pub mod fax;
@@ -60,6 +61,7 @@ pub async fn run(s: &dyn Store) {
     stats::run(s).await;
     dialing::run(s).await;
     bridges::run(s).await;
+    debug::run(s).await;
 }
 
 async fn tenants_and_numbers(s: &dyn Store) {

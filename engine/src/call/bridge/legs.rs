@@ -5,6 +5,7 @@ use sip::sdp::{Agreed, Policy, Preference};
 
 use super::joint::BridgedStream;
 use super::LegReport;
+use crate::call::debug::SIP_SETTLE_WAIT;
 use crate::call::leg::{audio_name, t38_name, Stream};
 use crate::call::{CallHandle, MediaPhase, MediaSettings, Party, T38Mode};
 
@@ -76,6 +77,16 @@ impl Leg {
                 }
             }
             Err(e) => tracing::warn!("bridge leg media failed: {e}"),
+        }
+    }
+
+    /// Copies the leg's SIP ladder into its report, once the answer to our BYE is in.
+    pub(super) async fn keep_ladder(&mut self) {
+        if let Some(h) = &self.handle {
+            h.sip_settled(SIP_SETTLE_WAIT).await;
+            let (sip, truncated) = h.sip_ladder();
+            self.report.debug.sip = sip;
+            self.report.debug.truncated |= truncated;
         }
     }
 

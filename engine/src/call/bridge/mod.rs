@@ -143,6 +143,7 @@ pub async fn run_bridge_failover(
             None => "no outbound target".to_owned(),
         });
         report.outbound = report.tried.last().cloned().unwrap_or_default();
+        a.keep_ladder().await;
         report.inbound = a.report;
         return report;
     };
@@ -246,7 +247,8 @@ pub async fn run_bridge_failover(
         if b.ended && !a.ended && hangup_deadline.is_none() {
             if !a.report.answered && !b.report.answered && !targets.is_empty() {
                 if let Some(next) = targets.dial(agent, settings, &mut undialled).await {
-                    let failed = std::mem::replace(&mut b, next);
+                    let mut failed = std::mem::replace(&mut b, next);
+                    failed.keep_ladder().await;
                     report.tried.push(failed.report);
                     report.tried.append(&mut undialled);
                     ring_deadline = Some(TokioInstant::now() + opts.ring_timeout);
@@ -312,6 +314,8 @@ pub async fn run_bridge_failover(
         report.pages = pages_seen;
     }
     report.duration_ms = ms(&clock);
+    a.keep_ladder().await;
+    b.keep_ladder().await;
     report.inbound = a.report;
     report.tried.push(b.report.clone());
     report.tried.append(&mut undialled);

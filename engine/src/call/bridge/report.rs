@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::call::debug::CallDebug;
 use crate::call::{MediaPhase, Party};
 
 /// One leg of a bridge.
@@ -22,6 +23,9 @@ pub struct LegReport {
     pub sip_end: String,
     /// Who hung it up.
     pub hangup_by: Option<Party>,
+    /// The leg's SIP ladder, for the debug bundle.
+    #[serde(default)]
+    pub debug: CallDebug,
 }
 
 /// How the two legs were joined, from when.

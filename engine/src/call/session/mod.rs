@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use media::pcap::PcapRecorder;
 use media::rtp_event::ToneEvent;
 use media::socket::{MediaSocket, SocketConfig, StreamFilter};
 use sip::auth::Credentials;
@@ -21,6 +22,7 @@ use tokio::time::Instant as TokioInstant;
 use super::agent::{CallEvent, CallHandle, IncomingCall, SipAgent};
 use super::clock::MediaClock;
 use super::config::{DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger};
+use super::debug::{MAX_PCAP_BYTES, MAX_T30_LINES, SIP_SETTLE_WAIT};
 use super::leg::{audio_name, Leg};
 use super::report::{
     CallReport, FaxDirection, FaxSummary, MediaPhase, PageReport, Party, T38Event, T38Step,
@@ -185,6 +187,8 @@ struct Session {
     cancel: Option<watch::Receiver<bool>>,
     last_progress_ms: u64,
     t30_done_ms: Option<u64>,
+    /// SpanDSP's lines of this call, when the debug bundle is kept.
+    t30_log: Option<spandsp::log::Capture>,
 }
 
 impl Session {
@@ -193,11 +197,15 @@ impl Session {
         role: Role,
         job: FaxJob,
         settings: &MediaSettings,
-        socket: MediaSocket,
+        mut socket: MediaSocket,
         report: CallReport,
         progress: Option<UnboundedSender<Progress>>,
     ) -> Self {
         let opts = job.options;
+        if opts.debug_pcap {
+            socket.set_pcap(Some(Box::new(PcapRecorder::new(MAX_PCAP_BYTES))));
+        }
+        let opts_capture = opts.debug_capture;
         let t30 = T30Config {
             local_ident: opts.ident.clone(),
             header_info: opts.header.clone(),
@@ -209,7 +217,12 @@ impl Session {
                 Modems::ALL
             },
             log_tag: handle.call_id().chars().take(24).collect(),
-            log_level: opts.log_level,
+            // The T.30 frames (DIS, DCS, CFR, MCF, …) are logged at flow level.
+            log_level: if opts.debug_capture {
+                opts.log_level.max(spandsp::LogLevel::Flow)
+            } else {
+                opts.log_level
+            },
             ..T30Config::default()
         };
         let seed = handle
@@ -242,6 +255,7 @@ impl Session {
             cancel: job.cancel,
             last_progress_ms: 0,
             t30_done_ms: None,
+            t30_log: opts_capture.then(|| spandsp::log::Capture::new(MAX_T30_LINES)),
         }
     }
 
@@ -282,6 +296,9 @@ impl Session {
                     () = cancelled(&mut self.cancel), if self.cancel.is_some() => Wake::Cancelled,
                 }
             };
+            // SpanDSP runs only inside these synchronous handlers: what it logs meanwhile
+            // on this thread is this call's.
+            let scope = self.t30_log.take().map(|c| c.enter(self.now_ms()));
             let flow = match wake {
                 Wake::Event(Some(ev)) => self.on_event(ev),
                 Wake::Event(None) => {
@@ -315,11 +332,20 @@ impl Session {
                     Flow::Go
                 }
             };
+            self.t30_log = scope.map(spandsp::log::Scope::exit);
             if flow == Flow::Stop {
                 break;
             }
         }
-        self.finish()
+        if self.opts.debug_capture {
+            self.handle.sip_settled(SIP_SETTLE_WAIT).await;
+        }
+        let scope = self.t30_log.take().map(|c| c.enter(self.now_ms()));
+        let mut report = self.finish();
+        if let Some(capture) = scope.map(spandsp::log::Scope::exit) {
+            report.debug.add_t30(capture);
+        }
+        report
     }
 
     fn fail(&mut self, why: &str) {
@@ -354,6 +380,11 @@ impl Session {
             }
         }
         self.report.duration_ms = self.now_ms();
+        if self.opts.debug_capture {
+            let (sip, truncated) = self.handle.sip_ladder();
+            self.report.debug.sip = sip;
+            self.report.debug.truncated |= truncated;
+        }
         if let Some(leg) = &self.leg {
             self.report.media_counters.add(leg.media_counters());
             tracing::debug!(
@@ -362,6 +393,21 @@ impl Session {
                 "call ended: {}",
                 self.report.summary()
             );
+        }
+        // The socket outlives every leg, so its counters cover the whole call.
+        let mut socket = match self.leg.take() {
+            Some(leg) => Some(leg.into_socket()),
+            None => self.socket.take(),
+        };
+        if let Some(s) = &mut socket {
+            let stats = s.stats();
+            self.report.media_counters.datagrams_sent = stats.sent;
+            self.report.media_counters.datagrams_received =
+                stats.received + stats.unfit + stats.foreign + stats.oversize;
+            if let Some(pcap) = s.take_pcap() {
+                self.report.debug.truncated |= pcap.truncated();
+                self.report.debug.pcap = Some(pcap.into_bytes());
+            }
         }
         self.report
     }

@@ -1,6 +1,7 @@
 //! What the SIP side tells a call: final responses, Reason headers, dialog events.
 
 use super::*;
+use crate::call::report::SessionRefresh;
 
 impl Session {
     pub(super) fn on_event(&mut self, ev: CallEvent) -> Flow {
@@ -118,8 +119,12 @@ impl Session {
                 }
                 Flow::Go
             }
-            DialogEvent::Refreshed { .. } => {
+            DialogEvent::Refreshed { ours, .. } => {
                 self.report.session_refreshes += 1;
+                self.report.refreshes.push(SessionRefresh {
+                    at_ms: self.now_ms(),
+                    by: if ours { Party::Local } else { Party::Remote },
+                });
                 Flow::Go
             }
             DialogEvent::Terminated { reason, .. } => {
