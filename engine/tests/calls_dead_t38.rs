@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use engine::call::{
     run_outgoing, AgentConfig, CallEvent, CallReport, DeadT38, FaxJob, FaxOptions, IncomingCall,
-    MediaSettings, OutgoingCall, Party, PeerAcl, SipAgent, T38Mode, T38Step,
+    MediaSettings, OutgoingCall, Party, PeerAcl, SipAgent, T38Mode, T38Step, T38Trigger,
 };
 use engine::outcome::OutcomeClass;
 use media::g711::Law;
@@ -113,7 +113,11 @@ async fn liar(call: IncomingCall, pool: Arc<PortPool>, rx: &Path) -> Option<u32>
     }
 }
 
-async fn call_the_liar(dir: &Path, dead_t38: DeadT38) -> (CallReport, Option<u32>) {
+async fn call_the_liar(
+    dir: &Path,
+    dead_t38: DeadT38,
+    trigger: T38Trigger,
+) -> (CallReport, Option<u32>) {
     let tiff = common::charts_tiff(&common::itu_charts(2));
     let send_path = common::write_send_document(dir, &tiff);
     let rx_path = dir.join("received.tif");
@@ -145,6 +149,7 @@ async fn call_the_liar(dir: &Path, dead_t38: DeadT38) -> (CallReport, Option<u32
         options: FaxOptions {
             ident: "SENDER".into(),
             t38: T38Mode::Request,
+            t38_trigger: trigger,
             dead_t38,
             ..FaxOptions::default()
         },
@@ -165,7 +170,8 @@ fn steps(r: &CallReport) -> Vec<T38Step> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_t38_falls_back_to_g711_and_the_fax_completes() {
     let dir = tempfile::tempdir().unwrap();
-    let (report, liar_pages) = call_the_liar(dir.path(), DeadT38::FallBackToAudio).await;
+    let (report, liar_pages) =
+        call_the_liar(dir.path(), DeadT38::FallBackToAudio, T38Trigger::Answer).await;
     assert!(report.is_success(), "{}\n{report:#?}", report.summary());
     assert_eq!(
         steps(&report),
@@ -194,7 +200,7 @@ async fn dead_t38_falls_back_to_g711_and_the_fax_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_t38_without_fallback_fails_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let (report, _) = call_the_liar(dir.path(), DeadT38::Fail).await;
+    let (report, _) = call_the_liar(dir.path(), DeadT38::Fail, T38Trigger::Answer).await;
     assert!(!report.is_success());
     assert_eq!(report.failure.as_deref(), Some("no T.38 media"));
     assert_eq!(report.hangup_by, Some(Party::Local));
@@ -207,4 +213,29 @@ async fn dead_t38_without_fallback_fails_with_a_reason() {
         "{:?}",
         report.outcome()
     );
+}
+
+/// The usual case in the field: audio flows first (the far end's answer tone makes us ask for
+/// T.38), so the media socket has already taken RTP when T.38 starts. That RTP must not count
+/// as T.38 media arriving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_t38_is_noticed_after_audio_has_flowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, _) = call_the_liar(dir.path(), DeadT38::Fail, T38Trigger::Tone).await;
+    assert_eq!(
+        report.failure.as_deref(),
+        Some("no T.38 media"),
+        "{report:#?}"
+    );
+    let accepted = report
+        .t38
+        .iter()
+        .find(|e| matches!(e.step, T38Step::Accepted { .. }))
+        .expect("T.38 accepted");
+    assert!(
+        accepted.at_ms >= 1000,
+        "T.38 started after {} ms: before any audio flowed",
+        accepted.at_ms
+    );
+    assert_eq!(steps(&report).last(), Some(&T38Step::NoMedia));
 }

@@ -155,9 +155,10 @@ fn samples_in(d: Duration) -> u64 {
 }
 
 fn is_silent(samples: &[i16], rms: u16) -> bool {
+    // A square fits in u32 (at most 2^30), which lets the sum vectorise.
     let energy: u64 = samples
         .iter()
-        .map(|&s| (i64::from(s) * i64::from(s)) as u64)
+        .map(|&s| u64::from((i32::from(s) * i32::from(s)).unsigned_abs()))
         .sum();
     let limit = u64::from(rms) * u64::from(rms) * samples.len() as u64;
     energy <= limit
@@ -235,6 +236,47 @@ impl PlayoutBuffer {
         self.drift.frame();
         self.maybe_slip();
 
+        let (real, missing) = if self.take_whole_frame() {
+            (true, 0)
+        } else {
+            self.take_sample_by_sample()
+        };
+        self.last_frame_silent = missing == 0 && is_silent(&self.out, self.config.silence_rms);
+        if real {
+            self.stats.played += 1;
+            self.stats.missing_samples += missing;
+            Frame::Audio(&self.out)
+        } else {
+            self.stats.gaps += 1;
+            Frame::Gap
+        }
+    }
+
+    /// The usual case in one copy: no silence to insert, every sample of the frame present
+    /// and contiguous in the ring. Returns false, taking nothing, otherwise.
+    fn take_whole_frame(&mut self) -> bool {
+        if self.pending_insert > 0 {
+            return false;
+        }
+        let start = (self.head & self.mask) as usize;
+        let range = start..start + FRAME_SAMPLES;
+        let (Some(ring), Some(present)) =
+            (self.ring.get(range.clone()), self.present.get_mut(range))
+        else {
+            return false;
+        };
+        if !present.iter().all(|&p| p) {
+            return false;
+        }
+        self.out.copy_from_slice(ring);
+        present.fill(false);
+        self.head += FRAME_SAMPLES as u64;
+        true
+    }
+
+    /// Fills the frame one sample at a time (silence insertion, holes, the ring's wrap);
+    /// returns whether anything real was played and how many samples were missing.
+    fn take_sample_by_sample(&mut self) -> (bool, u64) {
         let mut real = false;
         let mut missing = 0u64;
         for sample in self.out.iter_mut() {
@@ -258,15 +300,7 @@ impl PlayoutBuffer {
             }
             self.head += 1;
         }
-        self.last_frame_silent = missing == 0 && is_silent(&self.out, self.config.silence_rms);
-        if real {
-            self.stats.played += 1;
-            self.stats.missing_samples += missing;
-            Frame::Audio(&self.out)
-        } else {
-            self.stats.gaps += 1;
-            Frame::Gap
-        }
+        (real, missing)
     }
 
     /// Samples buffered beyond the play head, counting holes (negative when running dry).

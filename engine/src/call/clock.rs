@@ -33,14 +33,17 @@ pub(crate) fn catch_up(behind: u64) -> CatchUp {
     }
 }
 
-/// Counts 20 ms ticks of media time, each `1/speed` of a real 20 ms apart.
+/// Counts 20 ms ticks of media time, each `1/speed` of a real 20 ms apart: from its own
+/// timer ([`MediaClock::new`], awaited with [`MediaClock::tick`]), or from a scheduler
+/// that ticks many calls at once ([`MediaClock::driven`], stepped with
+/// [`MediaClock::advance`]).
 #[derive(Debug)]
 pub(crate) struct MediaClock {
     origin: Instant,
     ticks: u64,
     skipped: u64,
     period: Duration,
-    interval: Interval,
+    interval: Option<Interval>,
 }
 
 impl MediaClock {
@@ -53,25 +56,42 @@ impl MediaClock {
         // in `tick`.
         interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
         MediaClock {
-            origin: Instant::now(),
-            ticks: 0,
-            skipped: 0,
-            period,
-            interval,
+            interval: Some(interval),
+            ..Self::driven(speed)
         }
     }
 
-    /// Waits for the next tick; returns its media time.
+    /// A clock starting now whose ticks come from [`MediaClock::advance`].
+    pub(crate) fn driven(speed: u32) -> Self {
+        MediaClock {
+            origin: Instant::now(),
+            ticks: 0,
+            skipped: 0,
+            period: TICK / speed.max(1),
+            interval: None,
+        }
+    }
+
+    /// Waits for the next tick of its own timer (never, for a driven clock); returns its
+    /// media time.
     pub(crate) async fn tick(&mut self) -> Instant {
-        let due = self.interval.tick().await;
+        let Some(interval) = &mut self.interval else {
+            return std::future::pending().await;
+        };
+        let due = interval.tick().await;
         let late = tokio::time::Instant::now().saturating_duration_since(due);
         let behind = (late.as_nanos() / self.period.as_nanos().max(1)) as u64;
         let plan = catch_up(behind);
         if plan.skip > 0 {
             // Restart the schedule from now: the skipped ticks are gone for good.
-            self.interval.reset();
-            self.skipped += plan.skip;
+            interval.reset();
         }
+        self.advance(plan.skip)
+    }
+
+    /// One tick, after `skip` ticks that were dropped; returns its media time.
+    pub(crate) fn advance(&mut self, skip: u64) -> Instant {
+        self.skipped += skip;
         self.ticks += 1;
         self.now()
     }

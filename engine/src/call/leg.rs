@@ -269,14 +269,6 @@ impl Leg {
         matches!(self.stream, Stream::T38(_))
     }
 
-    /// UDPTL packets that arrived (0 on an audio leg).
-    pub(crate) fn udptl_received(&self) -> u64 {
-        match &self.stream {
-            Stream::T38(s) => s.socket().stats().received,
-            Stream::Audio(_) => 0,
-        }
-    }
-
     /// One 20 ms tick at media time `now`: receive, feed T.30, send. Fax tones signalled by
     /// RFC 4733 events are pushed to `tones`.
     pub(crate) fn tick(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use media::pcap::PcapRecorder;
 use media::rtp_event::ToneEvent;
-use media::socket::{MediaSocket, SocketConfig, StreamFilter};
+use media::socket::{MediaSocket, SocketConfig, SocketStats, StreamFilter};
 use sip::auth::Credentials;
 use sip::dialog::{DialogEvent, EndReason, MediaConfig};
 use sip::msg::{HeaderName, NameAddr, Uri};
@@ -152,8 +152,10 @@ enum Flow {
 }
 
 mod guard;
+mod scheduler;
 mod signalling;
 mod start;
+mod step;
 mod tick;
 
 pub(crate) use start::{bind_socket, offers_t38};
@@ -181,8 +183,8 @@ struct Session {
     t38_asked: bool,
     /// Our re-INVITE is in flight; `true` when it offers T.38.
     reinvite_pending: Option<bool>,
-    /// When T.38 started, and how many non-UDPTL datagrams had arrived by then.
-    t38_since: Option<(u64, u64)>,
+    /// When T.38 started, and the socket's counters then (they run on from the audio leg).
+    t38_since: Option<(u64, SocketStats)>,
     fell_back: bool,
     cancel: Option<watch::Receiver<bool>>,
     last_progress_ms: u64,
@@ -278,74 +280,57 @@ impl Session {
         self.report.t38.push(event);
     }
 
-    async fn run(mut self) -> CallReport {
-        loop {
-            let media_on = self.leg.is_some() && self.hangup_deadline.is_none();
-            let wake = {
-                let (handle, clock) = (&mut self.handle, &mut self.clock);
-                tokio::select! {
-                    ev = handle.next() => Wake::Event(ev),
-                    now = tick(clock), if media_on => Wake::Tick(now),
-                    () = sleep_until(self.answer_at), if self.answer_at.is_some() => Wake::Answer,
-                    () = sleep_until(self.ring_deadline), if self.ring_deadline.is_some() => {
-                        Wake::RingTimeout
-                    }
-                    () = sleep_until(self.hangup_deadline), if self.hangup_deadline.is_some() => {
-                        Wake::HangupTimeout
-                    }
-                    () = cancelled(&mut self.cancel), if self.cancel.is_some() => Wake::Cancelled,
-                }
-            };
-            // SpanDSP runs only inside these synchronous handlers: what it logs meanwhile
-            // on this thread is this call's.
-            let scope = self.t30_log.take().map(|c| c.enter(self.now_ms()));
-            let flow = match wake {
-                Wake::Event(Some(ev)) => self.on_event(ev),
-                Wake::Event(None) => {
-                    self.fail("the SIP agent stopped");
-                    Flow::Stop
-                }
-                Wake::Tick(now) => self.on_tick(now),
-                Wake::Answer => {
-                    self.answer_at = None;
-                    let port = self.socket.as_ref().map_or(0, |s| s.local_addr().port());
-                    self.handle
-                        .accept(media_config(&self.settings, &self.opts, port));
-                    Flow::Go
-                }
-                Wake::RingTimeout => {
-                    self.ring_deadline = None;
-                    self.report.ring_timeout = true;
-                    self.fail(&format!(
-                        "no answer within {} s",
-                        self.opts.ring_timeout.as_secs()
-                    ));
-                    self.hang_up();
-                    Flow::Go
-                }
-                Wake::HangupTimeout => Flow::Stop,
-                Wake::Cancelled => {
-                    self.cancel = None;
-                    self.fail("cancelled");
-                    self.stop_fax();
-                    self.hang_up();
-                    Flow::Go
-                }
-            };
-            self.t30_log = scope.map(spandsp::log::Scope::exit);
-            if flow == Flow::Stop {
-                break;
-            }
+    async fn run(self) -> CallReport {
+        let mut session = match scheduler::drive(self).await {
+            Ok(session) => session,
+            Err(report) => return report,
+        };
+        if session.opts.debug_capture {
+            session.handle.sip_settled(SIP_SETTLE_WAIT).await;
         }
-        if self.opts.debug_capture {
-            self.handle.sip_settled(SIP_SETTLE_WAIT).await;
-        }
-        let scope = self.t30_log.take().map(|c| c.enter(self.now_ms()));
-        let mut report = self.finish();
+        let scope = session.t30_log.take().map(|c| c.enter(session.now_ms()));
+        let mut report = session.finish();
         if let Some(capture) = scope.map(spandsp::log::Scope::exit) {
             report.debug.add_t30(capture);
         }
         report
+    }
+
+    /// Handles one thing that happened to the call.
+    fn on_wake(&mut self, wake: Wake) -> Flow {
+        match wake {
+            Wake::Event(Some(ev)) => self.on_event(ev),
+            Wake::Event(None) => {
+                self.fail("the SIP agent stopped");
+                Flow::Stop
+            }
+            Wake::Tick(now) => self.on_tick(now),
+            Wake::Answer => {
+                self.answer_at = None;
+                let port = self.socket.as_ref().map_or(0, |s| s.local_addr().port());
+                self.handle
+                    .accept(media_config(&self.settings, &self.opts, port));
+                Flow::Go
+            }
+            Wake::RingTimeout => {
+                self.ring_deadline = None;
+                self.report.ring_timeout = true;
+                self.fail(&format!(
+                    "no answer within {} s",
+                    self.opts.ring_timeout.as_secs()
+                ));
+                self.hang_up();
+                Flow::Go
+            }
+            Wake::HangupTimeout => Flow::Stop,
+            Wake::Cancelled => {
+                self.cancel = None;
+                self.fail("cancelled");
+                self.stop_fax();
+                self.hang_up();
+                Flow::Go
+            }
+        }
     }
 
     fn fail(&mut self, why: &str) {
@@ -410,29 +395,5 @@ impl Session {
             }
         }
         self.report
-    }
-}
-
-async fn tick(clock: &mut Option<MediaClock>) -> std::time::Instant {
-    match clock {
-        Some(c) => c.tick().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Resolves once the flag is set (or its sender is gone without setting it: never).
-async fn cancelled(flag: &mut Option<watch::Receiver<bool>>) {
-    let Some(rx) = flag else {
-        return std::future::pending().await;
-    };
-    if rx.wait_for(|v| *v).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-async fn sleep_until(deadline: Option<TokioInstant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }

@@ -29,7 +29,7 @@ impl Session {
 
     pub(super) fn ensure_clock(&mut self) {
         if self.clock.is_none() {
-            self.clock = Some(MediaClock::new(self.settings.speed));
+            self.clock = Some(MediaClock::driven(self.settings.speed));
         }
     }
 
@@ -103,10 +103,7 @@ impl Session {
                     &self.settings,
                     (self.role, self.direction.clone(), &self.t30),
                 )?;
-                self.t38_since = Some((
-                    self.now_ms(),
-                    before.unfit + before.foreign + before.received,
-                ));
+                self.t38_since = Some((self.now_ms(), before));
                 self.last_progress_ms = self.now_ms();
                 self.t38_step(T38Step::Accepted { by });
                 self.enter_phase(&leg.media.clone());
@@ -249,18 +246,20 @@ impl Session {
     }
 
     pub(super) fn check_dead_t38(&mut self) {
-        let Some((since, others_before)) = self.t38_since else {
+        let Some((since, before)) = self.t38_since else {
             return;
         };
         let Some(leg) = &self.leg else { return };
-        if leg.udptl_received() > 0 {
+        // The socket's counters carry the audio leg's RTP: only what came since T.38
+        // started says anything about UDPTL.
+        let stats = leg.socket_stats();
+        if leg.is_t38() && stats.received > before.received {
             self.t38_since = None;
             return;
         }
         let waited = Duration::from_millis(self.now_ms().saturating_sub(since));
-        let stats = leg.socket_stats();
-        let others = stats.unfit + stats.foreign;
-        if waited < self.opts.t38_media_timeout || others <= others_before {
+        let others = (stats.unfit + stats.foreign).saturating_sub(before.unfit + before.foreign);
+        if waited < self.opts.t38_media_timeout || others == 0 {
             return;
         }
         self.t38_since = None;

@@ -1,0 +1,171 @@
+//! The media clock of every call in a runtime: a few shard tasks, each ticking its calls in
+//! turn every 20 ms, instead of one timer, one task wake-up and one `select!` per call per
+//! tick. At a thousand calls those cost more than the UDPTL itself (profiled: the timer
+//! wheel, task wake-ups and select polling were about 15 % of a T.38 receiver's CPU).
+//!
+//! A call joins the least loaded shard once its session is built and leaves it when the
+//! session says stop; the call's own task sleeps meanwhile and does the asynchronous
+//! tail (waiting for the last SIP answers, the report). Shards start their ticks at
+//! offsets spread over the 20 ms, so calls' packets do not all leave at once. SIP events
+//! and the call's timers are taken on its tick: at most 20 ms late, which neither SIP nor
+//! T.30 notices.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::runtime::{Handle, Id as RuntimeId};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant as TokioInstant, MissedTickBehavior};
+
+use super::guard::panic_text;
+use super::{Flow, Session};
+use crate::call::clock::{catch_up, TICK};
+use crate::call::handle::HangupGuard;
+use crate::call::CallReport;
+
+/// Shards per runtime and speed: enough that one shard's turn (its calls' SpanDSP work)
+/// stays a few ms, so other tasks on the worker (SIP, API) are not held up long.
+const SHARDS: usize = 8;
+
+/// What a shard gives back: the session when it stopped, or the report of a call that
+/// panicked.
+type Outcome = Result<Session, CallReport>;
+
+struct Entry {
+    session: Session,
+    /// The report as the call began, for a call that panics (its session is dropped).
+    fallback: CallReport,
+    guard: HangupGuard,
+    done: oneshot::Sender<Outcome>,
+}
+
+#[derive(Clone)]
+struct Shard {
+    tx: mpsc::UnboundedSender<Entry>,
+    load: Arc<AtomicUsize>,
+}
+
+/// The shards of each runtime and media speed. A runtime's shards end with it (tests run
+/// many runtimes in one process); their closed channels are pruned on the next lookup.
+type Registry = Mutex<HashMap<(RuntimeId, u32), Vec<Shard>>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+fn least_loaded(speed: u32) -> Shard {
+    let runtime = Handle::current();
+    let mut map = registry().lock().unwrap_or_else(|e| e.into_inner());
+    map.retain(|_, shards| shards.iter().all(|s| !s.tx.is_closed()));
+    let shards = map.entry((runtime.id(), speed)).or_insert_with(|| {
+        (0..SHARDS)
+            .map(|i| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let load = Arc::new(AtomicUsize::new(0));
+                runtime.spawn(run_shard(speed, i, rx, load.clone()));
+                Shard { tx, load }
+            })
+            .collect()
+    });
+    let shard = shards
+        .iter()
+        .min_by_key(|s| s.load.load(Ordering::Relaxed))
+        .cloned()
+        .unwrap_or_else(|| unreachable!("SHARDS > 0"));
+    shard.load.fetch_add(1, Ordering::Relaxed);
+    shard
+}
+
+/// Runs `session` on a shard until it stops; gives it back for the call's tail.
+pub(super) async fn drive(session: Session) -> Outcome {
+    let mut fallback = session.report.clone();
+    let guard = session.handle.hangup_guard();
+    let shard_guard = session.handle.hangup_guard();
+    let speed = session.settings.speed;
+    let (done, result) = oneshot::channel();
+    let entry = Entry {
+        session,
+        fallback: fallback.clone(),
+        guard: shard_guard,
+        done,
+    };
+    if least_loaded(speed).tx.send(entry).is_ok() {
+        if let Ok(outcome) = result.await {
+            return outcome;
+        }
+    }
+    // The shard went away with its runtime, taking the session along.
+    guard.bye();
+    fallback.failure = Some("internal error: the media scheduler has stopped".into());
+    Err(fallback)
+}
+
+async fn run_shard(
+    speed: u32,
+    index: usize,
+    mut rx: mpsc::UnboundedReceiver<Entry>,
+    load: Arc<AtomicUsize>,
+) {
+    let period = TICK / speed.max(1);
+    let offset = period * u32::try_from(index).unwrap_or(0) / SHARDS as u32;
+    let mut interval = tokio::time::interval_at(TokioInstant::now() + offset, period);
+    // As for a call's own clock: a late wake-up runs the missed ticks back to back, up to
+    // the cap in `catch_up`; beyond it they are skipped.
+    interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut calls: Vec<Entry> = Vec::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            biased;
+            entry = rx.recv(), if open => match entry {
+                Some(entry) => calls.push(entry),
+                None => open = false,
+            },
+            due = interval.tick() => {
+                let late = TokioInstant::now().saturating_duration_since(due);
+                let behind = (late.as_nanos() / period.as_nanos().max(1)) as u64;
+                let plan = catch_up(behind);
+                if plan.skip > 0 {
+                    interval.reset();
+                }
+                calls = step_all(std::mem::take(&mut calls), plan.skip);
+                load.store(calls.len(), Ordering::Relaxed);
+                // A late shard's missed ticks are all ready at once, and tokio's budget
+                // would let it run dozens of them (hundreds of ms) before other tasks on
+                // this worker (SIP, the other shards) get a turn: one tick per turn.
+                tokio::task::yield_now().await;
+            }
+        }
+        if !open && calls.is_empty() {
+            return;
+        }
+    }
+}
+
+/// One tick of every call; those that stop (or panic) leave with their outcome.
+fn step_all(calls: Vec<Entry>, skip: u64) -> Vec<Entry> {
+    let mut staying = Vec::with_capacity(calls.len());
+    for mut entry in calls {
+        match catch_unwind(AssertUnwindSafe(|| entry.session.step(skip))) {
+            Ok(Flow::Go) => staying.push(entry),
+            Ok(Flow::Stop) => {
+                let _ = entry.done.send(Ok(entry.session));
+            }
+            Err(panic) => {
+                // The session may be half-updated: it is dropped, never stepped again; the
+                // report is the one from before the call ran, with the failure.
+                let what = panic_text(&*panic);
+                let mut report = entry.fallback;
+                tracing::error!(call_id = %report.call_id, "call task panicked: {what}");
+                entry.guard.bye();
+                report.failure = Some(format!("internal error: the call task panicked ({what})"));
+                drop(entry.session);
+                let _ = entry.done.send(Err(report));
+            }
+        }
+    }
+    staying
+}

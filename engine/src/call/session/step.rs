@@ -1,0 +1,65 @@
+//! One scheduler tick of a call: the SIP events that came in since the last one, the
+//! call's timers, then 20 ms of media.
+
+use tokio::sync::mpsc::error::TryRecvError;
+
+use super::*;
+
+impl Session {
+    /// Does everything due for this call now; `skip` media ticks were dropped before this
+    /// one (the scheduler woke too late to run them).
+    pub(super) fn step(&mut self, skip: u64) -> Flow {
+        // SpanDSP runs only inside this synchronous step: what it logs meanwhile on this
+        // thread is this call's.
+        let scope = self.t30_log.take().map(|c| c.enter(self.now_ms()));
+        let flow = self.step_inside(skip);
+        self.t30_log = scope.map(spandsp::log::Scope::exit);
+        flow
+    }
+
+    fn step_inside(&mut self, skip: u64) -> Flow {
+        loop {
+            let wake = match self.handle.events.try_recv() {
+                Ok(event) => Wake::Event(Some(event)),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => Wake::Event(None),
+            };
+            if self.on_wake(wake) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        for wake in self.timers_due() {
+            if self.on_wake(wake) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        let media_on = self.leg.is_some() && self.hangup_deadline.is_none();
+        match self.clock.as_mut() {
+            Some(clock) if media_on => {
+                let at = clock.advance(skip);
+                self.on_wake(Wake::Tick(at))
+            }
+            _ => Flow::Go,
+        }
+    }
+
+    /// The call's timers that have expired, in the order the call task used to see them.
+    fn timers_due(&self) -> Vec<Wake> {
+        let now = TokioInstant::now();
+        let due = |at: Option<TokioInstant>| at.is_some_and(|at| at <= now);
+        let mut wakes = Vec::new();
+        if due(self.answer_at) {
+            wakes.push(Wake::Answer);
+        }
+        if due(self.ring_deadline) {
+            wakes.push(Wake::RingTimeout);
+        }
+        if due(self.hangup_deadline) {
+            wakes.push(Wake::HangupTimeout);
+        }
+        if self.cancel.as_ref().is_some_and(|rx| *rx.borrow()) {
+            wakes.push(Wake::Cancelled);
+        }
+        wakes
+    }
+}
