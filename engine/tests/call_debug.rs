@@ -4,31 +4,11 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::sync::Arc;
 
+use common::loopback::{Ends, Loopback};
 use engine::call::debug::SipTrace;
-use engine::call::{
-    run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob, FaxOptions, MediaSettings,
-    OutgoingCall, PeerAcl, SipAgent, T38Mode,
-};
-use media::ports::PortPool;
-use spandsp::Direction;
-
-const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-struct Ends {
-    send: CallReport,
-    receive: CallReport,
-}
-
-fn media(pool: &Arc<PortPool>) -> MediaSettings {
-    let mut m = MediaSettings::new(pool.clone(), LO);
-    m.speed = 4;
-    m.playout.depth = std::time::Duration::from_millis(240);
-    m
-}
+use engine::call::{CallReport, FaxOptions, T38Mode};
 
 fn options(ident: &str, t38: T38Mode) -> FaxOptions {
     FaxOptions {
@@ -38,51 +18,14 @@ fn options(ident: &str, t38: T38Mode) -> FaxOptions {
     }
 }
 
-/// One call of `pages` pages from a fresh sending agent to a fresh receiving agent.
-async fn call(
-    dir: &Path,
-    pool: &Arc<PortPool>,
-    pages: usize,
-    sender: FaxOptions,
-    receiver: FaxOptions,
-) -> Ends {
+/// One call of `pages` pages from a fresh sending agent to a fresh receiving agent, at 4×.
+async fn call(dir: &Path, pages: usize, sender: FaxOptions, receiver: FaxOptions) -> Ends {
     let tiff = common::charts_tiff(&common::itu_charts(pages));
-    std::fs::create_dir_all(dir).unwrap();
-    let send_path = common::write_send_document(dir, &tiff);
-    let rx_path = dir.join("received.tif");
-    let mut rx_cfg = AgentConfig::new(SocketAddr::new(LO, 0));
-    rx_cfg.acl = PeerAcl::parse(["127.0.0.0/8"]).unwrap();
-    let (rx_agent, mut incoming) = SipAgent::start(rx_cfg).await.unwrap();
-    let (tx_agent, _none) = SipAgent::start(AgentConfig::new(SocketAddr::new(LO, 0)))
-        .await
-        .unwrap();
-    let rx_media = media(pool);
-    let rx_job = FaxJob {
-        direction: Direction::Receive { tiff: rx_path },
-        options: receiver,
-        cancel: None,
-    };
-    let receiving = async move {
-        let call = incoming.recv().await.expect("an INVITE arrives");
-        run_incoming(call, rx_job, &rx_media, None).await
-    };
-    let target = format!("sip:5551234@{}", rx_agent.local_addr());
-    let call = OutgoingCall::direct(&target, "5550001", tx_agent.local_addr()).unwrap();
-    let tx_job = FaxJob {
-        direction: Direction::Send {
-            tiff: send_path,
-            first_page: 1,
-        },
-        options: sender,
-        cancel: None,
-    };
-    let tx_media = media(pool);
-    let sending = run_outgoing(&tx_agent, call, tx_job, &tx_media, None);
-    let (send, receive) = tokio::join!(sending, receiving);
-    for (who, r) in [("sender", &send), ("receiver", &receive)] {
+    let ends = Loopback::new(sender, receiver, 4).run(dir, &tiff).await;
+    for (who, r) in [("sender", &ends.send), ("receiver", &ends.receive)] {
         assert!(r.is_success(), "{who}: {}", r.summary());
     }
-    Ends { send, receive }
+    ends
 }
 
 fn start_line(m: &SipTrace) -> &str {
@@ -200,10 +143,8 @@ fn assert_t30(ends: &Ends) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g711_call_keeps_both_ladders_and_t30_traces() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
     let ends = call(
         dir.path(),
-        &pool,
         1,
         options("SENDER", T38Mode::Off),
         options("RECEIVER", T38Mode::Off),
@@ -217,10 +158,8 @@ async fn g711_call_keeps_both_ladders_and_t30_traces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t38_call_ladder_has_the_reinvite() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
     let ends = call(
         dir.path(),
-        &pool,
         1,
         options("SENDER", T38Mode::Request),
         options("RECEIVER", T38Mode::Accept),
@@ -234,18 +173,10 @@ async fn t38_call_ladder_has_the_reinvite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_capture_leaves_the_bundle_empty() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
     let mut sender = options("SENDER", T38Mode::Request);
     sender.debug_capture = false;
     sender.t38_in_invite = true;
-    let ends = call(
-        dir.path(),
-        &pool,
-        1,
-        sender,
-        options("RECEIVER", T38Mode::Accept),
-    )
-    .await;
+    let ends = call(dir.path(), 1, sender, options("RECEIVER", T38Mode::Accept)).await;
     assert!(ends.send.debug.is_empty(), "{:?}", ends.send.debug);
     assert!(!ends.receive.debug.sip.is_empty());
 }
@@ -255,7 +186,6 @@ async fn no_capture_leaves_the_bundle_empty() {
 #[tokio::test(flavor = "current_thread")]
 async fn concurrent_calls_on_one_thread_get_only_their_own_trace() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
     let t38 = |ident: &str| {
         let mut o = options(ident, T38Mode::Request);
         o.t38_in_invite = true;
@@ -265,14 +195,12 @@ async fn concurrent_calls_on_one_thread_get_only_their_own_trace() {
     let (a, b) = tokio::join!(
         call(
             &dir_a,
-            &pool,
             1,
             t38("SENDER A"),
             options("RECEIVER A", T38Mode::Accept)
         ),
         call(
             &dir_b,
-            &pool,
             1,
             t38("SENDER B"),
             options("RECEIVER B", T38Mode::Accept)
@@ -343,17 +271,9 @@ fn assert_pcap_matches_socket(dir: &Path, r: &CallReport, proto: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pcap_of_a_g711_call_holds_every_rtp_datagram() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
     let mut sender = options("SENDER", T38Mode::Off);
     sender.debug_pcap = true;
-    let ends = call(
-        dir.path(),
-        &pool,
-        1,
-        sender,
-        options("RECEIVER", T38Mode::Off),
-    )
-    .await;
+    let ends = call(dir.path(), 1, sender, options("RECEIVER", T38Mode::Off)).await;
     assert_pcap_matches_socket(dir.path(), &ends.send, "rtp");
     assert!(ends.receive.debug.pcap.is_none());
 }
@@ -361,12 +281,11 @@ async fn pcap_of_a_g711_call_holds_every_rtp_datagram() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pcap_of_a_t38_call_holds_every_udptl_datagram() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
     let mut sender = options("SENDER", T38Mode::Request);
     sender.t38_in_invite = true;
     let mut receiver = options("RECEIVER", T38Mode::Accept);
     receiver.debug_pcap = true;
-    let ends = call(dir.path(), &pool, 1, sender, receiver).await;
+    let ends = call(dir.path(), 1, sender, receiver).await;
     assert_eq!(ends.receive.media.len(), 1, "T.38 from the start");
     assert_pcap_matches_socket(dir.path(), &ends.receive, "t38");
 }

@@ -4,34 +4,12 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::sync::Arc;
 
-use engine::call::{
-    run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob, FaxOptions, MediaSettings,
-    OutgoingCall, Party, PeerAcl, Progress, SipAgent, T38Mode, T38Step, T38Trigger,
-};
+use common::loopback::{Ends, Loopback};
+use engine::call::{CallReport, FaxOptions, Party, Progress, T38Mode, T38Step, T38Trigger};
 use engine::outcome::OutcomeClass;
-use media::ports::PortPool;
-use spandsp::Direction;
 use tokio::sync::{mpsc, watch};
-
-const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-struct Ends {
-    send: CallReport,
-    receive: CallReport,
-}
-
-fn media(pool: &Arc<PortPool>, speed: u32) -> MediaSettings {
-    let mut m = MediaSettings::new(pool.clone(), LO);
-    m.speed = speed;
-    // Media time runs `speed` times faster than the wall clock, and so does the playout
-    // buffer's depth: keep a real-time margin for a busy machine.
-    m.playout.depth = std::time::Duration::from_millis(240);
-    m
-}
 
 fn options(ident: &str, t38: T38Mode, ecm: bool) -> FaxOptions {
     FaxOptions {
@@ -63,31 +41,8 @@ async fn call_with(
     hang_up_after: Option<u32>,
 ) -> Ends {
     let tiff = common::charts_tiff(&common::itu_charts(pages));
-    let send_path = common::write_send_document(dir, &tiff);
-    let rx_path = dir.join("received.tif");
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
-
-    let mut rx_cfg = AgentConfig::new(SocketAddr::new(LO, 0));
-    rx_cfg.acl = PeerAcl::parse(["127.0.0.0/8"]).unwrap();
-    let (rx_agent, mut incoming) = SipAgent::start(rx_cfg).await.unwrap();
-    let (tx_agent, _none) = SipAgent::start(AgentConfig::new(SocketAddr::new(LO, 0)))
-        .await
-        .unwrap();
-
-    let rx_media = media(&pool, speed);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
-    let rx_job = FaxJob {
-        direction: Direction::Receive {
-            tiff: rx_path.clone(),
-        },
-        options: receiver,
-        cancel: Some(cancel_rx),
-    };
-    let receiving = tokio::spawn(async move {
-        let call = incoming.recv().await.expect("an INVITE arrives");
-        run_incoming(call, rx_job, &rx_media, Some(progress_tx)).await
-    });
     tokio::spawn(async move {
         while let Some(p) = progress_rx.recv().await {
             if let (Progress::Page(page), Some(n)) = (p, hang_up_after) {
@@ -97,29 +52,21 @@ async fn call_with(
             }
         }
     });
-    let target = format!("sip:5551234@{}", rx_agent.local_addr());
-    let call = OutgoingCall::direct(&target, "5550001", tx_agent.local_addr()).unwrap();
-    let tx_job = FaxJob {
-        direction: Direction::Send {
-            tiff: send_path.clone(),
-            first_page: 1,
-        },
-        options: sender,
-        cancel: None,
-    };
-    let send = run_outgoing(&tx_agent, call, tx_job, &media(&pool, speed), None).await;
-    let receive = receiving.await.unwrap();
-    if send.is_success() {
-        common::assert_same_pixels(&send_path, &rx_path);
+    let mut fax = Loopback::new(sender, receiver, speed);
+    fax.rx_cancel = Some(cancel_rx);
+    fax.rx_progress = Some(progress_tx);
+    let ends = fax.run(dir, &tiff).await;
+    if ends.send.is_success() {
+        common::assert_same_pixels(&ends.send_path, &ends.rx_path);
     } else if let Some(n) = hang_up_after {
-        let sent = common::pages_of(&send_path);
-        let received = common::pages_of(&rx_path);
+        let sent = common::pages_of(&ends.send_path);
+        let received = common::pages_of(&ends.rx_path);
         assert_eq!(received.len(), n as usize, "pages kept after the hang-up");
         for (s, r) in sent.iter().zip(&received) {
             assert_eq!(s.bitmap.data, r.bitmap.data, "page pixels");
         }
     }
-    Ends { send, receive }
+    ends
 }
 
 fn assert_success(ends: &Ends, pages: u32) {

@@ -5,40 +5,23 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use engine::call::{
-    run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob, FaxOptions, MediaSettings,
-    OutgoingCall, Party, PeerAcl, SipAgent, T38Mode,
-};
-use media::ports::PortPool;
+use common::loopback::{receiving_agent, Loopback, LO};
+use engine::call::{AgentConfig, CallReport, FaxOptions, Party, T38Mode};
 use sip::dialog::{RefreshMethod, SessionTimerConfig};
-use spandsp::Direction;
-
-const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Media runs twice as fast as the wall clock, session timers on the wall clock: a 10 s
 /// interval refreshes every 5 s of wall time, i.e. every 10 s of media time, while a
 /// three-page fax takes well over a minute of media time.
 const SPEED: u32 = 2;
 
-fn agent_config(refresh: RefreshMethod) -> AgentConfig {
-    let mut cfg = AgentConfig::new(SocketAddr::new(LO, 0));
-    cfg.session_timer = SessionTimerConfig {
+fn session_timer(refresh: RefreshMethod) -> SessionTimerConfig {
+    SessionTimerConfig {
         session_expires: Some(10),
         min_se: 10,
         refresh,
-    };
-    cfg
-}
-
-fn media(pool: &Arc<PortPool>) -> MediaSettings {
-    let mut m = MediaSettings::new(pool.clone(), LO);
-    m.speed = SPEED;
-    m.playout.depth = Duration::from_millis(240);
-    m
+    }
 }
 
 /// Sends three ITU charts from one agent to the other; returns (sender, receiver) reports
@@ -50,49 +33,19 @@ async fn fax_with_refreshes(
 ) -> (CallReport, CallReport) {
     let dir = tempfile::tempdir().unwrap();
     let tiff = common::charts_tiff(&common::itu_charts(3));
-    let send_path = common::write_send_document(dir.path(), &tiff);
-    let rx_path = dir.path().join("received.tif");
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
-
-    let mut rx_cfg = agent_config(refresh);
-    rx_cfg.acl = PeerAcl::parse(["127.0.0.0/8"]).unwrap();
-    let (rx_agent, mut incoming) = SipAgent::start(rx_cfg).await.unwrap();
-    let (tx_agent, _none) = SipAgent::start(agent_config(refresh)).await.unwrap();
-
-    let rx_media = media(&pool);
-    let rx_job = FaxJob {
-        direction: Direction::Receive {
-            tiff: rx_path.clone(),
-        },
-        options: receiver,
-        cancel: None,
-    };
-    let receiving = tokio::spawn(async move {
-        let call = incoming.recv().await.expect("an INVITE arrives");
-        run_incoming(call, rx_job, &rx_media, None).await
-    });
-    let target = format!("sip:5551234@{}", rx_agent.local_addr());
-    let call = OutgoingCall::direct(&target, "5550001", tx_agent.local_addr()).unwrap();
-    let tx_job = FaxJob {
-        direction: Direction::Send {
-            tiff: send_path.clone(),
-            first_page: 1,
-        },
-        options: sender,
-        cancel: None,
-    };
-    let send = run_outgoing(&tx_agent, call, tx_job, &media(&pool), None).await;
-    let receive = tokio::time::timeout(Duration::from_secs(120), receiving)
-        .await
-        .expect("the receiving call ends")
-        .unwrap();
-    for (who, r) in [("sender", &send), ("receiver", &receive)] {
+    let mut fax = Loopback::new(sender, receiver, SPEED);
+    fax.tx_agent = AgentConfig::new(SocketAddr::new(LO, 0));
+    fax.tx_agent.session_timer = session_timer(refresh);
+    fax.rx_agent = receiving_agent();
+    fax.rx_agent.session_timer = session_timer(refresh);
+    let ends = fax.run(dir.path(), &tiff).await;
+    for (who, r) in [("sender", &ends.send), ("receiver", &ends.receive)] {
         assert!(r.is_success(), "{who}: {}\n{r:#?}", r.summary());
         assert_eq!(r.fax.as_ref().unwrap().pages, 3, "{who} pages");
         assert_eq!(r.pages.len(), 3, "{who} page events");
     }
-    common::assert_same_pixels(&send_path, &rx_path);
-    (send, receive)
+    common::assert_same_pixels(&ends.send_path, &ends.rx_path);
+    (ends.send, ends.receive)
 }
 
 /// The refreshes `by` one side, in media ms, after checking the count matches the list.

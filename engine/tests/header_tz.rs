@@ -5,21 +5,12 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::Utc;
-use engine::call::{
-    run_incoming, run_outgoing, AgentConfig, FaxJob, FaxOptions, MediaSettings, OutgoingCall,
-    PeerAcl, SipAgent, T38Mode,
-};
+use common::loopback::Loopback;
+use engine::call::{FaxOptions, T38Mode};
 use engine::documents::FaxPage;
-use media::ports::PortPool;
-use spandsp::Direction;
 use store::{NewDocument, NewJob, NewNumber, NewTenant, NumberRules, SqliteStore, Store};
 
-const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const HEADER: &str = "ACME Corp - header time zone test";
 /// SpanDSP's header font is 16 pixels (2 bytes) per character.
 const CELL: usize = 2;
@@ -29,63 +20,30 @@ const CELL: usize = 2;
 async fn send_one(header_tz: String) -> (FaxPage, FaxPage) {
     let dir = tempfile::tempdir().unwrap();
     let tiff = common::charts_tiff(&common::itu_charts(1));
-    let send_path = common::write_send_document(dir.path(), &tiff);
-    let rx_path = dir.path().join("received.tif");
-    let pool = Arc::new(PortPool::new(20000..=29999).unwrap());
-    let mut rx_cfg = AgentConfig::new(SocketAddr::new(LO, 0));
-    rx_cfg.acl = PeerAcl::parse(["127.0.0.0/8"]).unwrap();
-    let (rx_agent, mut incoming) = SipAgent::start(rx_cfg).await.unwrap();
-    let (tx_agent, _none) = SipAgent::start(AgentConfig::new(SocketAddr::new(LO, 0)))
-        .await
-        .unwrap();
-    let media = || {
-        let mut m = MediaSettings::new(pool.clone(), LO);
-        m.speed = 4;
-        m.playout.depth = Duration::from_millis(240);
-        m
+    let receiver = FaxOptions {
+        ident: "RECEIVER".to_owned(),
+        t38: T38Mode::Accept,
+        ..FaxOptions::default()
     };
-    let rx_media = media();
-    let rx_job = FaxJob {
-        direction: Direction::Receive {
-            tiff: rx_path.clone(),
-        },
-        options: FaxOptions {
-            ident: "RECEIVER".to_owned(),
-            t38: T38Mode::Accept,
-            ..FaxOptions::default()
-        },
-        cancel: None,
+    let sender = FaxOptions {
+        ident: "+1 555 0001".to_owned(),
+        header: Some(HEADER.to_owned()),
+        header_tz: Some(header_tz),
+        t38: T38Mode::Request,
+        t38_in_invite: true,
+        ..FaxOptions::default()
     };
-    let receiving = tokio::spawn(async move {
-        let call = incoming.recv().await.expect("an INVITE arrives");
-        run_incoming(call, rx_job, &rx_media, None).await
-    });
-    let target = format!("sip:5551234@{}", rx_agent.local_addr());
-    let call = OutgoingCall::direct(&target, "5550001", tx_agent.local_addr()).unwrap();
-    let tx_job = FaxJob {
-        direction: Direction::Send {
-            tiff: send_path.clone(),
-            first_page: 1,
-        },
-        options: FaxOptions {
-            ident: "+1 555 0001".to_owned(),
-            header: Some(HEADER.to_owned()),
-            header_tz: Some(header_tz),
-            t38: T38Mode::Request,
-            t38_in_invite: true,
-            ..FaxOptions::default()
-        },
-        cancel: None,
-    };
-    let send = run_outgoing(&tx_agent, call, tx_job, &media(), None).await;
-    let receive = tokio::time::timeout(Duration::from_secs(120), receiving)
-        .await
-        .expect("the receiving call ends")
-        .unwrap();
-    assert!(send.is_success(), "sender: {}", send.summary());
-    assert!(receive.is_success(), "receiver: {}", receive.summary());
-    let mut sent = common::pages_of(&send_path);
-    let mut received = common::pages_of(&rx_path);
+    let ends = Loopback::new(sender, receiver, 4)
+        .run(dir.path(), &tiff)
+        .await;
+    assert!(ends.send.is_success(), "sender: {}", ends.send.summary());
+    assert!(
+        ends.receive.is_success(),
+        "receiver: {}",
+        ends.receive.summary()
+    );
+    let mut sent = common::pages_of(&ends.send_path);
+    let mut received = common::pages_of(&ends.rx_path);
     assert_eq!((sent.len(), received.len()), (1, 1));
     (sent.remove(0), received.remove(0))
 }

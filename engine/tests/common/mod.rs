@@ -4,6 +4,8 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod loopback;
+
 use std::path::{Path, PathBuf};
 
 use engine::documents::{images_to_fax_tiff, read_tiff_pages, Bitmap, ConvertOptions, FaxPage};
