@@ -211,6 +211,43 @@ async fn g711_sender_through_the_gateway_to_a_t38_receiver() {
     assert_gateway_records(&o.bridge);
 }
 
+/// The debug bundle of a bridge: each leg's SIP ladder and pcap, and the gateway's T.30
+/// trace on the inbound leg.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_bridge_keeps_ladders_pcaps_and_the_t30_trace() {
+    let bridge = BridgeOptions {
+        inbound_t38: T38Mode::Accept,
+        outbound_t38: T38Mode::Request,
+        debug_pcap: true,
+        ..BridgeOptions::default()
+    };
+    let o = bridged_call(Side::audio(), bridge, Side::t38(UdpEc::Redundancy, 3)).await;
+    assert_gateway_records(&o.bridge);
+    for (name, leg) in [
+        ("inbound", &o.bridge.inbound),
+        ("outbound", &o.bridge.outbound),
+    ] {
+        let first = leg.debug.sip.first().expect("a SIP ladder");
+        assert!(first.text.starts_with("INVITE "), "{name}: {}", first.text);
+        assert!(
+            first.sent == (name == "outbound"),
+            "{name}: who sent the INVITE"
+        );
+        let pcap = leg.debug.pcap.as_deref().expect("a pcap");
+        // The classic pcap magic, then at least one packet record beyond the header.
+        assert_eq!(pcap[..4], [0xd4, 0xc3, 0xb2, 0xa1], "{name}");
+        assert!(pcap.len() > 24 + 16 + 28, "{name}: no packet");
+    }
+    let t30 = &o.bridge.inbound.debug.t30;
+    assert!(
+        t30.iter().any(|l| l.text.contains("DCS")),
+        "the gateway's trace shows the DCS: {t30:#?}"
+    );
+    assert!(o.bridge.outbound.debug.t30.is_empty());
+    // The last attempt is listed in `tried` without a second copy of its bundle.
+    assert!(o.bridge.tried.last().is_some_and(|t| t.debug.is_empty()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_from_the_first_callee_fails_over_to_the_next() {
     let bridge = BridgeOptions {
@@ -230,7 +267,10 @@ async fn a_503_from_the_first_callee_fails_over_to_the_next() {
         .collect();
     assert_eq!(tried, [(Some(503), false), (Some(200), true)]);
     assert_ne!(o.bridge.tried[0].target, o.bridge.tried[1].target);
-    assert_eq!(o.bridge.tried[1], o.bridge.outbound);
+    // The same leg, but only `outbound` carries its debug bundle.
+    let mut outbound = o.bridge.outbound.clone();
+    outbound.debug = Default::default();
+    assert_eq!(o.bridge.tried[1], outbound);
     assert!(
         o.bridge.tried[0].media.is_empty(),
         "the refused leg carried no media"

@@ -224,6 +224,7 @@ fn gateway_config() -> GatewayConfig {
         fill_bit_removal: false,
         log_tag: "gateway".to_owned(),
         log_level: LogLevel::None,
+        protocol_log_level: None,
     }
 }
 

@@ -161,6 +161,9 @@ pub struct T30Config {
     pub log_tag: String,
     /// How much SpanDSP logs.
     pub log_level: LogLevel,
+    /// The T.30 state's own level when it should say more than the modems and the T.38 core:
+    /// a debug trace wants the frames (flow level), not the core's line per packet.
+    pub protocol_log_level: Option<LogLevel>,
 }
 
 impl Default for T30Config {
@@ -174,6 +177,7 @@ impl Default for T30Config {
             compressions: Compressions::ALL,
             log_tag: "fax".to_owned(),
             log_level: LogLevel::Warning,
+            protocol_log_level: None,
         }
     }
 }

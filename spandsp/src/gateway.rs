@@ -31,6 +31,9 @@ pub struct GatewayConfig {
     pub log_tag: String,
     /// How much SpanDSP logs.
     pub log_level: LogLevel,
+    /// The gateway state's own level when it should say more than its T.38 core: a debug
+    /// trace wants the relayed T.30 frames, not a line per packet.
+    pub protocol_log_level: Option<LogLevel>,
 }
 
 impl Default for GatewayConfig {
@@ -42,6 +45,7 @@ impl Default for GatewayConfig {
             fill_bit_removal: false,
             log_tag: "gateway".to_owned(),
             log_level: LogLevel::Warning,
+            protocol_log_level: None,
         }
     }
 }
@@ -202,12 +206,17 @@ impl T38Gateway {
             sys::t38_gateway_set_fill_bit_removal(state, c_int::from(config.fill_bit_removal));
             sys::t38_gateway_set_real_time_frame_handler(state, Some(on_frame), tracker_ptr.cast());
             apply_core(core, &config.t38);
-            for log in [
+            let protocol = config.protocol_log_level.unwrap_or(config.log_level);
+            crate::log::configure(
                 sys::t38_gateway_get_logging_state(state),
+                protocol,
+                &log_tag,
+            );
+            crate::log::configure(
                 sys::t38_core_get_logging_state(core),
-            ] {
-                crate::log::configure(log, config.log_level, &log_tag);
-            }
+                config.log_level,
+                &log_tag,
+            );
             core
         };
         Ok(T38Gateway {

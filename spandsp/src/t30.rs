@@ -104,7 +104,8 @@ pub(crate) unsafe fn apply(
                 sys::t30_set_rx_file(t30, path.as_ptr(), -1);
             }
         }
-        crate::log::configure(sys::t30_get_logging_state(t30), config.log_level, &log_tag);
+        let level = config.protocol_log_level.unwrap_or(config.log_level);
+        crate::log::configure(sys::t30_get_logging_state(t30), level, &log_tag);
     }
     Ok(T30Strings { log_tag })
 }

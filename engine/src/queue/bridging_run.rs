@@ -164,6 +164,11 @@ impl Inbound {
             inbound_t38: leg_t38(&plan, source),
             outbound_t38: leg_t38(&plan, &first),
             ring_timeout: bridging.ring_timeout,
+            debug_capture: self.settings.fax.debug_capture,
+            debug_pcap: self.settings.fax.debug_capture
+                && (source.debug_pcap
+                    || first.debug_pcap
+                    || super::bundles::pcap_wanted(self.store.as_ref(), tenant, None).await),
             ..BridgeOptions::default()
         };
         // The gateways whose calls could be set up, in order; run_bridge_failover tries

@@ -30,6 +30,8 @@ pub(super) struct Targets {
     /// The caller's offer, mirrored in each INVITE.
     offer: Option<SessionDescription>,
     t38: T38Mode,
+    /// Record each leg's media as a pcap.
+    pcap: bool,
     /// Why the last target could not be dialled, when it could not.
     pub(super) dial_error: Option<String>,
 }
@@ -39,11 +41,13 @@ impl Targets {
         targets: Vec<BridgeTarget>,
         offer: Option<SessionDescription>,
         t38: T38Mode,
+        pcap: bool,
     ) -> Targets {
         Targets {
             queue: targets.into(),
             offer,
             t38,
+            pcap,
             dial_error: None,
         }
     }
@@ -72,7 +76,7 @@ impl Targets {
                 }
             };
             let t38 = t38.unwrap_or(self.t38);
-            let mut leg = Leg::new(t38, socket);
+            let mut leg = Leg::new(t38, socket, self.pcap);
             leg.report.target = target;
             let params = CallParams {
                 target: call.target,

@@ -9,7 +9,9 @@
 //!   path, since an IFP of one version is not valid in the other.
 
 use media::playout::{Frame, FRAME_SAMPLES};
-use spandsp::{GatewayConfig, GatewayEvent, GatewayResult, T38Config, T38Gateway, TICK_SAMPLES};
+use spandsp::{
+    GatewayConfig, GatewayEvent, GatewayResult, LogLevel, T38Config, T38Gateway, TICK_SAMPLES,
+};
 
 use crate::call::leg::Stream;
 use crate::call::CallError;
@@ -110,10 +112,11 @@ pub(crate) struct Gateways {
     between: ([i16; FRAME_SAMPLES], [i16; FRAME_SAMPLES]),
 }
 
-fn gateway(t38: &T38Config, tag: &str) -> Result<T38Gateway, CallError> {
+fn gateway(t38: &T38Config, tag: &str, log_level: LogLevel) -> Result<T38Gateway, CallError> {
     T38Gateway::new(&GatewayConfig {
         t38: *t38,
         log_tag: tag.to_owned(),
+        protocol_log_level: Some(log_level),
         ..GatewayConfig::default()
     })
     .map_err(CallError::Fax)
@@ -126,20 +129,24 @@ impl Gateways {
         a: &BridgedStream,
         b: &BridgedStream,
         tag: &str,
+        log_level: LogLevel,
     ) -> Result<Gateways, CallError> {
         let (first, second) = match joint {
             Joint::AudioRelay | Joint::T38Relay => (None, None),
             Joint::Gateway { audio_is_a } => {
                 let t38 = if audio_is_a { &b.t38 } else { &a.t38 };
                 let t38 = t38.ok_or(CallError::Setup("T.38 leg without T.38 settings"))?;
-                (Some(gateway(&t38, tag)?), None)
+                (Some(gateway(&t38, tag, log_level)?), None)
             }
             Joint::DoubleGateway => {
                 let (ta, tb) = (
                     a.t38.ok_or(CallError::Setup("T.38 leg without settings"))?,
                     b.t38.ok_or(CallError::Setup("T.38 leg without settings"))?,
                 );
-                (Some(gateway(&ta, tag)?), Some(gateway(&tb, tag)?))
+                (
+                    Some(gateway(&ta, tag, log_level)?),
+                    Some(gateway(&tb, tag, log_level)?),
+                )
             }
         };
         Ok(Gateways {

@@ -5,7 +5,9 @@ use sip::sdp::{Agreed, Policy, Preference};
 
 use super::joint::BridgedStream;
 use super::LegReport;
-use crate::call::debug::SIP_SETTLE_WAIT;
+use media::pcap::PcapRecorder;
+
+use crate::call::debug::{MAX_PCAP_BYTES, SIP_SETTLE_WAIT};
 use crate::call::leg::{audio_name, t38_name, Stream};
 use crate::call::{CallHandle, MediaPhase, MediaSettings, Party, T38Mode};
 
@@ -20,7 +22,11 @@ pub(super) struct Leg {
 }
 
 impl Leg {
-    pub(super) fn new(t38: T38Mode, socket: media::socket::MediaSocket) -> Leg {
+    /// A leg on `socket`; with `pcap`, everything the socket sends or reads is recorded.
+    pub(super) fn new(t38: T38Mode, mut socket: media::socket::MediaSocket, pcap: bool) -> Leg {
+        if pcap {
+            socket.set_pcap(Some(Box::new(PcapRecorder::new(MAX_PCAP_BYTES))));
+        }
         Leg {
             handle: None,
             socket: Some(socket),
@@ -80,13 +86,22 @@ impl Leg {
         }
     }
 
-    /// Copies the leg's SIP ladder into its report, once the answer to our BYE is in.
+    /// Copies the leg's SIP ladder into its report, once the answer to our BYE is in, and
+    /// its pcap when one was recorded (the leg's media is over: its port is released).
     pub(super) async fn keep_ladder(&mut self) {
         if let Some(h) = &self.handle {
             h.sip_settled(SIP_SETTLE_WAIT).await;
             let (sip, truncated) = h.sip_ladder();
             self.report.debug.sip = sip;
             self.report.debug.truncated |= truncated;
+        }
+        let socket = match self.stream.take() {
+            Some(s) => Some(s.stream.into_socket()),
+            None => self.socket.take(),
+        };
+        if let Some(pcap) = socket.and_then(|mut s| s.take_pcap()) {
+            self.report.debug.truncated |= pcap.truncated();
+            self.report.debug.pcap = Some(pcap.into_bytes());
         }
     }
 

@@ -27,6 +27,7 @@ use self::joint::{tick, BridgedStream, Gateways, Joint};
 use self::legs::Leg;
 pub use self::report::{BridgeReport, JointPhase, LegReport};
 use super::clock::MediaClock;
+use super::debug::MAX_T30_LINES;
 use super::leg::Stream;
 use super::session::{bind_socket as bind, offers_t38};
 use super::{CallEvent, CallHandle, IncomingCall, MediaSettings, OutgoingCall, SipAgent, T38Mode};
@@ -47,6 +48,11 @@ pub struct BridgeOptions {
     /// which Super G3 machines try after ANSam and which carriers' gateways and SpanDSP's
     /// cannot pass: capping at 2 makes such calls settle on V.17.
     pub max_t38_version: u8,
+    /// Keep each leg's SIP ladder and the gateway's T.30 trace (on the inbound leg) for the
+    /// debug bundle.
+    pub debug_capture: bool,
+    /// Record each leg's RTP/UDPTL as a pcap for the debug bundle.
+    pub debug_pcap: bool,
 }
 
 impl Default for BridgeOptions {
@@ -57,6 +63,8 @@ impl Default for BridgeOptions {
             ring_timeout: Duration::from_secs(60),
             max_duration: Duration::from_secs(3600),
             max_t38_version: 2,
+            debug_capture: true,
+            debug_pcap: false,
         }
     }
 }
@@ -130,10 +138,10 @@ pub async fn run_bridge_failover(
         report.failure = Some("no media port".to_owned());
         return report;
     };
-    let mut a = Leg::new(opts.inbound_t38, sa);
+    let mut a = Leg::new(opts.inbound_t38, sa, opts.debug_pcap);
     handle.ring();
     a.handle = Some(handle);
-    let mut targets = Targets::new(targets, offer, opts.outbound_t38);
+    let mut targets = Targets::new(targets, offer, opts.outbound_t38, opts.debug_pcap);
     let Some(mut b) = targets.dial(agent, settings, &mut report.tried).await else {
         if let Some(h) = &a.handle {
             h.reject(503);
@@ -163,6 +171,16 @@ pub async fn run_bridge_failover(
     let mut ring_deadline = Some(TokioInstant::now() + opts.ring_timeout);
     let mut hangup_deadline: Option<TokioInstant> = None;
     let ms = |c: &Option<MediaClock>| c.as_ref().map_or(0, MediaClock::ms);
+    // A gateway's T.30 frames (DIS, DCS, …) are logged at flow level; they go to the
+    // inbound leg's debug bundle.
+    let mut t30_log = opts
+        .debug_capture
+        .then(|| spandsp::log::Capture::new(MAX_T30_LINES));
+    let log_level = if opts.debug_capture {
+        spandsp::LogLevel::Flow
+    } else {
+        spandsp::LogLevel::Warning
+    };
     loop {
         let both_up = a.stream.is_some() && b.stream.is_some() && hangup_deadline.is_none();
         let wake = {
@@ -202,9 +220,11 @@ pub async fn run_bridge_failover(
                     b.stream.as_mut(),
                     gateways.as_mut(),
                 ) {
+                    let scope = t30_log.take().map(|c| c.enter(ms(&clock)));
                     if let Err(e) = tick(j, now, sa, sb, g) {
                         tracing::debug!("bridge tick: {e}");
                     }
+                    t30_log = scope.map(spandsp::log::Scope::exit);
                     while let Some(ev) = g.poll_event() {
                         if let spandsp::GatewayEvent::PageConfirmed { pages } = ev {
                             pages_seen = Some(pages);
@@ -282,7 +302,7 @@ pub async fn run_bridge_failover(
                 }
                 let j = joint_for(sa, sb);
                 if joint != Some(j) {
-                    match Gateways::for_joint(j, sa, sb, &report.inbound.call_id) {
+                    match Gateways::for_joint(j, sa, sb, &report.inbound.call_id, log_level) {
                         Ok(g) => {
                             if let Some(old) = gateways.as_ref().and_then(Gateways::result) {
                                 pages_seen = Some(pages_seen.unwrap_or(0).max(old.pages));
@@ -316,8 +336,14 @@ pub async fn run_bridge_failover(
     report.duration_ms = ms(&clock);
     a.keep_ladder().await;
     b.keep_ladder().await;
+    if let Some(capture) = t30_log {
+        a.report.debug.add_t30(capture);
+    }
     report.inbound = a.report;
+    // The last attempt is also `outbound`, which alone keeps the debug bundle.
+    let debug = std::mem::take(&mut b.report.debug);
     report.tried.push(b.report.clone());
+    b.report.debug = debug;
     report.tried.append(&mut undialled);
     report.outbound = b.report;
     tell("DONE");

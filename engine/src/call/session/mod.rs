@@ -219,12 +219,12 @@ impl Session {
                 Modems::ALL
             },
             log_tag: handle.call_id().chars().take(24).collect(),
-            // The T.30 frames (DIS, DCS, CFR, MCF, …) are logged at flow level.
-            log_level: if opts.debug_capture {
-                opts.log_level.max(spandsp::LogLevel::Flow)
-            } else {
-                opts.log_level
-            },
+            log_level: opts.log_level,
+            // The T.30 frames (DIS, DCS, CFR, MCF, …) are logged at flow level; only T.30's
+            // own state is raised, not the modems' or the T.38 core's line per packet.
+            protocol_log_level: opts
+                .debug_capture
+                .then(|| opts.log_level.max(spandsp::LogLevel::Flow)),
             ..T30Config::default()
         };
         let seed = handle
