@@ -325,6 +325,11 @@ fn carrier_g711_to_pbx_t38_is_bridged_live() {
     for b in d.as_array().unwrap() {
         let invite = b["sip"][0]["text"].as_str().unwrap_or_default();
         assert!(invite.starts_with("INVITE sip:"), "{b:#}");
+        let call_id = b["call_id"].as_str().unwrap_or_default();
+        assert!(
+            !call_id.is_empty() && invite.contains(call_id),
+            "the bundle names its leg's Call-ID: {b:#}"
+        );
     }
     let detail = &v["bridge"]["detail"];
     assert!(

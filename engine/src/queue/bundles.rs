@@ -95,20 +95,24 @@ pub(crate) fn take_bridge(report: &mut BridgeReport) -> Vec<LegBundle> {
         call_id: report.inbound.call_id.clone(),
         debug: std::mem::take(&mut report.inbound.debug),
     }];
-    // `tried` holds the last leg too, as `outbound` does: take both, store it once.
-    let last = std::mem::take(&mut report.outbound.debug);
-    if report.tried.is_empty() {
-        out.push(LegBundle {
-            leg: store::debug::leg::BRIDGE_OUT,
-            call_id: report.outbound.call_id.clone(),
-            debug: last,
-        });
-    }
+    // `tried` lists the last leg too, as `outbound` does; only `outbound` carries its bundle.
+    let mut last = Some(std::mem::take(&mut report.outbound.debug));
     for l in &mut report.tried {
+        let mut debug = std::mem::take(&mut l.debug);
+        if l.call_id == report.outbound.call_id {
+            debug = last.take().unwrap_or(debug);
+        }
         out.push(LegBundle {
             leg: store::debug::leg::BRIDGE_OUT,
             call_id: l.call_id.clone(),
-            debug: std::mem::take(&mut l.debug),
+            debug,
+        });
+    }
+    if let Some(debug) = last {
+        out.push(LegBundle {
+            leg: store::debug::leg::BRIDGE_OUT,
+            call_id: report.outbound.call_id.clone(),
+            debug,
         });
     }
     out

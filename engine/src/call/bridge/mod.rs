@@ -139,6 +139,7 @@ pub async fn run_bridge_failover(
         return report;
     };
     let mut a = Leg::new(opts.inbound_t38, sa, opts.debug_pcap);
+    a.report.call_id.clone_from(&report.inbound.call_id);
     handle.ring();
     a.handle = Some(handle);
     let mut targets = Targets::new(targets, offer, opts.outbound_t38, opts.debug_pcap);
