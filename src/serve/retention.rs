@@ -84,10 +84,8 @@ mod tests {
         .unwrap()
     }
 
-    #[tokio::test]
-    async fn purge_deletes_only_bundles_older_than_the_retention() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("r.db")).await.unwrap();
+    /// A tenant with one job, both made on 1 March.
+    async fn tenant_with_job(s: &SqliteStore) -> (TenantId, JobId) {
         let t = s
             .create_tenant(&NewTenant::default(), at(1, 0))
             .await
@@ -102,7 +100,14 @@ mod tests {
             priority: 0,
             not_before: at(1, 0),
         };
-        let job = s.create_job(&job, at(1, 0)).await.unwrap().id;
+        (t, s.create_job(&job, at(1, 0)).await.unwrap().id)
+    }
+
+    #[tokio::test]
+    async fn purge_deletes_only_bundles_older_than_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("r.db")).await.unwrap();
+        let (t, job) = tenant_with_job(&s).await;
         bundle(&s, t, job, at(1, 11)).await;
         let kept_edge = bundle(&s, t, job, at(1, 12)).await;
         let kept = bundle(&s, t, job, at(14, 0)).await;
@@ -136,21 +141,7 @@ mod tests {
     async fn the_task_purges_at_start_and_ends_on_stop() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("r.db")).await.unwrap();
-        let t = s
-            .create_tenant(&NewTenant::default(), at(1, 0))
-            .await
-            .unwrap()
-            .id;
-        let job = NewJob {
-            tenant_id: t,
-            direction: Direction::Inbound,
-            caller: String::new(),
-            callee: String::new(),
-            document_id: None,
-            priority: 0,
-            not_before: at(1, 0),
-        };
-        let job = s.create_job(&job, at(1, 0)).await.unwrap().id;
+        let (t, job) = tenant_with_job(&s).await;
         bundle(&s, t, job, at(1, 0)).await;
         let shared: Arc<dyn Store> = Arc::new(s.clone());
         // The clock reports each call, so the first purge is observed without a sleep.
