@@ -1,5 +1,6 @@
 //! The UDP media socket shell on real sockets: DSCP marking read back with getsockopt, ports
-//! held elsewhere skipped, priming packets, and latching on where a NATed far end really is.
+//! held elsewhere skipped, priming packets, latching on where a NATed far end really is, and
+//! a readiness set that spares idle sockets their receive.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -11,7 +12,8 @@ use media::rtp::{
     PayloadMap, RtpHeader, RtpPacket, RtpReceiver, RtpSender, SenderConfig, StreamIds,
 };
 use media::socket::{
-    MediaSocket, RtpStream, SocketConfig, StreamFilter, UdptlStream, DSCP_EF, NO_SIGNAL_IFP,
+    MediaSocket, ReadinessSet, RtpStream, SocketConfig, StreamFilter, UdptlStream, DSCP_EF,
+    NO_SIGNAL_IFP,
 };
 use media::udptl::{
     ReceiverConfig, SenderConfig as UdptlConfig, UdptlPacket, UdptlReceiver, UdptlSender,
@@ -297,4 +299,64 @@ async fn udptl_latches_on_the_first_packet_that_decodes() {
     }
     stream.relatch(decoy.local_addr().unwrap(), 176);
     assert_eq!(stream.socket().latch().latched(), None);
+}
+
+/// A datagram `n` of a far end's UDPTL stream (a CNG indicator under sequence number `n`).
+fn udptl_datagram(n: u16) -> Vec<u8> {
+    let mut sender = UdptlSender::new(UdptlConfig {
+        first_seq: n,
+        ..UdptlConfig::default()
+    });
+    sender.send_ifp(&[0x02], 1).unwrap();
+    sender.poll_transmit().unwrap()
+}
+
+#[tokio::test]
+async fn a_watched_socket_asks_the_kernel_only_when_the_set_reports_it() {
+    let far = std::net::UdpSocket::bind((LOCALHOST, 0)).unwrap();
+    let mut socket = MediaSocket::bind(
+        &pool(22000),
+        &config(LOCALHOST),
+        StreamFilter::udptl(),
+        far.local_addr().unwrap(),
+    )
+    .unwrap();
+    let ours = socket.local_addr();
+    let mut set = ReadinessSet::new().unwrap();
+    let mut keys = Vec::new();
+
+    // Queued before the watch began: the first receive still asks, and finds it.
+    far.send_to(&udptl_datagram(0), ours).unwrap();
+    set.watch(&mut socket, 7).unwrap();
+    assert_eq!(
+        socket.try_recv().unwrap().map(|d| d.data.len()),
+        Some(udptl_datagram(0).len())
+    );
+    assert_eq!(socket.try_recv().unwrap(), None, "drained");
+    set.ready(&mut keys).unwrap();
+    keys.clear();
+
+    // Drained and not reported: a receive does not reach the kernel, so a datagram that
+    // arrives stays queued until the set reports the socket.
+    far.send_to(&udptl_datagram(1), ours).unwrap();
+    assert_eq!(socket.try_recv().unwrap(), None);
+    assert_eq!(socket.stats().received, 1);
+    set.ready(&mut keys).unwrap();
+    assert_eq!(keys, [7]);
+    socket.mark_ready();
+    let got = socket.try_recv().unwrap().map(|d| d.data.to_vec());
+    assert_eq!(got, Some(udptl_datagram(1)));
+    assert_eq!(socket.try_recv().unwrap(), None);
+
+    // Nothing arrived: nothing reported.
+    keys.clear();
+    set.ready(&mut keys).unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+
+    // Forgotten: every receive asks again, as for a socket never watched.
+    set.forget(&mut socket);
+    far.send_to(&udptl_datagram(2), ours).unwrap();
+    let got = socket.try_recv().unwrap().map(|d| d.data.to_vec());
+    assert_eq!(got, Some(udptl_datagram(2)));
+    assert_eq!(socket.stats().received, 3);
 }

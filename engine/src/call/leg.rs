@@ -162,6 +162,14 @@ impl Stream {
         }
     }
 
+    /// The socket, for a readiness poll.
+    pub(crate) fn socket_mut(&mut self) -> &mut MediaSocket {
+        match self {
+            Stream::Audio(s) => s.socket_mut(),
+            Stream::T38(s) => s.socket_mut(),
+        }
+    }
+
     /// The socket's counters.
     pub(crate) fn socket_stats(&self) -> SocketStats {
         match self {

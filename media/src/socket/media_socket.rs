@@ -89,10 +89,22 @@ pub struct MediaSocket {
     buf: Box<[u8]>,
     max_datagram: usize,
     stats: SocketStats,
+    readiness: Readiness,
     // Every datagram sent or read, when a call's debug bundle asks for it.
     pcap: Option<Box<PcapRecorder>>,
     // Dropped last: the port goes back to the pool only after the socket is closed.
     lease: PortLease,
+}
+
+/// What a [`ReadinessSet`](super::ReadinessSet) that watches the socket knows about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Readiness {
+    /// Not watched: every receive asks the kernel.
+    Untracked,
+    /// Watched, and something may be queued: receives ask the kernel until it says empty.
+    Ready,
+    /// Watched, drained, and nothing has arrived since: receives return at once.
+    Idle,
 }
 
 /// Makes a UDP socket for `local`, marked with `dscp`, non-blocking.
@@ -118,6 +130,14 @@ fn set_dscp(socket: &SockRef<'_>, ip: IpAddr, dscp: u8) -> io::Result<()> {
     match ip {
         IpAddr::V4(_) => socket.set_tos_v4(tos),
         IpAddr::V6(_) => socket.set_tclass_v6(tos),
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for MediaSocket {
+    /// The socket's descriptor number, for a readiness poll.
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.socket)
     }
 }
 
@@ -169,6 +189,7 @@ impl MediaSocket {
             buf: vec![0; config.max_datagram.saturating_add(1)].into_boxed_slice(),
             max_datagram: config.max_datagram,
             stats: SocketStats::default(),
+            readiness: Readiness::Untracked,
             pcap: None,
             lease,
         })
@@ -222,6 +243,18 @@ impl MediaSocket {
     /// What the socket has done so far.
     pub fn stats(&self) -> SocketStats {
         self.stats
+    }
+
+    /// Tells the socket that its [`ReadinessSet`](super::ReadinessSet) reported it readable:
+    /// the next receive asks the kernel.
+    pub fn mark_ready(&mut self) {
+        if self.readiness == Readiness::Idle {
+            self.readiness = Readiness::Ready;
+        }
+    }
+
+    pub(super) fn set_readiness(&mut self, readiness: Readiness) {
+        self.readiness = readiness;
     }
 
     /// Records every datagram sent or read from now on into `recorder` (`None` stops).
@@ -315,10 +348,18 @@ impl MediaSocket {
     /// Reads queued datagrams until one is admitted (its length, source and whether it
     /// latched) or none is left.
     fn take_admitted(&mut self) -> io::Result<Option<(usize, SocketAddr, bool)>> {
+        if self.readiness == Readiness::Idle {
+            return Ok(None);
+        }
         loop {
             let (len, from) = match self.socket.recv_from(&mut self.buf) {
                 Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.readiness == Readiness::Ready {
+                        self.readiness = Readiness::Idle;
+                    }
+                    return Ok(None);
+                }
                 Err(e) if transient(&e) => continue,
                 Err(e) => return Err(e),
             };

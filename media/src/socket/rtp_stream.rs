@@ -124,6 +124,11 @@ impl RtpStream {
         &self.socket
     }
 
+    /// The socket, mutably: for a readiness poll to watch it or mark it ready.
+    pub fn socket_mut(&mut self) -> &mut MediaSocket {
+        &mut self.socket
+    }
+
     /// Gives the socket back, for a switch of the same port to T.38 (or back).
     pub fn into_socket(self) -> MediaSocket {
         self.socket

@@ -110,6 +110,11 @@ impl UdptlStream {
         &self.socket
     }
 
+    /// The socket, mutably: for a readiness poll to watch it or mark it ready.
+    pub fn socket_mut(&mut self) -> &mut MediaSocket {
+        &mut self.socket
+    }
+
     /// Gives the socket back, for a switch of the same port to audio (or back to T.38).
     pub fn into_socket(self) -> MediaSocket {
         self.socket

@@ -11,10 +11,12 @@
 //! T.30 notices.
 
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use media::socket::ReadinessSet;
 use tokio::runtime::{Handle, Id as RuntimeId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant as TokioInstant, MissedTickBehavior};
@@ -35,6 +37,10 @@ type Outcome = Result<Session, CallReport>;
 
 struct Entry {
     session: Session,
+    /// Its name in the shard's readiness set.
+    key: usize,
+    /// The descriptor the readiness set watches for it, once watched.
+    watched: Option<RawFd>,
     /// The report as the call began, for a call that panics (its session is dropped).
     fallback: CallReport,
     guard: HangupGuard,
@@ -88,6 +94,8 @@ pub(super) async fn drive(session: Session) -> Outcome {
     let (done, result) = oneshot::channel();
     let entry = Entry {
         session,
+        key: 0,
+        watched: None,
         fallback: fallback.clone(),
         guard: shard_guard,
         done,
@@ -117,11 +125,12 @@ async fn run_shard(
     interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut calls: Vec<Entry> = Vec::new();
     let mut open = true;
+    let mut readiness = Readiness::new();
     loop {
         tokio::select! {
             biased;
             entry = rx.recv(), if open => match entry {
-                Some(entry) => calls.push(entry),
+                Some(entry) => calls.push(readiness.admit(entry)),
                 None => open = false,
             },
             due = interval.tick() => {
@@ -131,7 +140,8 @@ async fn run_shard(
                 if plan.skip > 0 {
                     interval.reset();
                 }
-                calls = step_all(std::mem::take(&mut calls), plan.skip);
+                readiness.poll();
+                step_all(&mut calls, plan.skip, &readiness);
                 load.store(calls.len(), Ordering::Relaxed);
                 // A late shard's missed ticks are all ready at once, and tokio's budget
                 // would let it run dozens of them (hundreds of ms) before other tasks on
@@ -145,18 +155,103 @@ async fn run_shard(
     }
 }
 
-/// One tick of every call; those that stop (or panic) leave with their outcome.
-fn step_all(calls: Vec<Entry>, skip: u64) -> Vec<Entry> {
-    let mut staying = Vec::with_capacity(calls.len());
-    for mut entry in calls {
+/// Which of a shard's media sockets have datagrams queued, asked once per tick.
+struct Readiness {
+    /// `None` if the kernel refused an epoll instance: every socket is then asked each tick.
+    set: Option<ReadinessSet>,
+    /// Keys reported this tick, sorted.
+    ready: Vec<usize>,
+    next_key: usize,
+}
+
+impl Readiness {
+    fn new() -> Self {
+        let set = ReadinessSet::new()
+            .inspect_err(|e| tracing::warn!("media readiness poll unavailable: {e}"))
+            .ok();
+        Readiness {
+            set,
+            ready: Vec::new(),
+            next_key: 0,
+        }
+    }
+
+    /// Gives a joining call a key of its own (keys are never reused, so a report for a
+    /// socket that has left can never reach another call).
+    fn admit(&mut self, mut entry: Entry) -> Entry {
+        entry.key = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1);
+        entry
+    }
+
+    fn poll(&mut self) {
+        self.ready.clear();
+        let Some(set) = &mut self.set else { return };
+        if let Err(e) = set.ready(&mut self.ready) {
+            // Without readiness every socket must be asked again, or datagrams would wait.
+            tracing::warn!("media readiness poll failed: {e}");
+            self.set = None;
+            return;
+        }
+        self.ready.sort_unstable();
+    }
+
+    /// Before a call's tick: watches its socket if it is new, and lets it receive if
+    /// the kernel reported it (or if nothing is watched).
+    fn prepare(&self, entry: &mut Entry) {
+        let key = entry.key;
+        let Some(socket) = entry.session.media_socket_mut() else {
+            return;
+        };
+        let Some(set) = &self.set else {
+            if entry.watched.take().is_some() {
+                // The poll failed after this socket was watched: it must ask again.
+                socket.mark_ready();
+            }
+            return;
+        };
+        let fd = socket.as_raw_fd();
+        if entry.watched != Some(fd) {
+            match set.watch(socket, key) {
+                Ok(()) => entry.watched = Some(fd),
+                Err(e) => tracing::debug!("media socket not watched: {e}"),
+            }
+        } else if self.ready.binary_search(&key).is_ok() {
+            socket.mark_ready();
+        }
+    }
+
+    /// A call leaves the shard: its socket (still open for the call's tail) is no longer
+    /// watched and asks the kernel on every receive again.
+    fn release(&self, entry: &mut Entry) {
+        if entry.watched.take().is_none() {
+            return;
+        }
+        if let (Some(set), Some(socket)) = (&self.set, entry.session.media_socket_mut()) {
+            set.forget(socket);
+        }
+    }
+}
+
+/// One tick of every call; those that stop (or panic) leave with their outcome. Calls are
+/// stepped where they lie: an entry is a few KB, and moving every one into a new vector
+/// each tick was the largest single cost of a T.38 call in the profile.
+fn step_all(calls: &mut Vec<Entry>, skip: u64, readiness: &Readiness) {
+    let mut i = 0;
+    while let Some(entry) = calls.get_mut(i) {
+        readiness.prepare(entry);
         match catch_unwind(AssertUnwindSafe(|| entry.session.step(skip))) {
-            Ok(Flow::Go) => staying.push(entry),
+            Ok(Flow::Go) => i += 1,
             Ok(Flow::Stop) => {
+                let mut entry = calls.swap_remove(i);
+                readiness.release(&mut entry);
                 let _ = entry.done.send(Ok(entry.session));
             }
             Err(panic) => {
                 // The session may be half-updated: it is dropped, never stepped again; the
-                // report is the one from before the call ran, with the failure.
+                // report is the one from before the call ran, with the failure. Its socket
+                // closes with it, which ends the watch.
+                let entry = calls.swap_remove(i);
                 let what = panic_text(&*panic);
                 let mut report = entry.fallback;
                 tracing::error!(call_id = %report.call_id, "call task panicked: {what}");
@@ -167,5 +262,4 @@ fn step_all(calls: Vec<Entry>, skip: u64) -> Vec<Entry> {
             }
         }
     }
-    staying
 }

@@ -62,4 +62,13 @@ impl Session {
         }
         wakes
     }
+
+    /// The call's media socket wherever it is now: its own before media starts, then the
+    /// leg's (a switch between audio and T.38 keeps the same socket).
+    pub(super) fn media_socket_mut(&mut self) -> Option<&mut MediaSocket> {
+        match &mut self.leg {
+            Some(leg) => Some(leg.stream.socket_mut()),
+            None => self.socket.as_mut(),
+        }
+    }
 }

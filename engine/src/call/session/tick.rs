@@ -198,13 +198,17 @@ impl Session {
 
     pub(super) fn collect_events(&mut self) {
         let Some(leg) = &mut self.leg else { return };
-        let media = leg.media.clone();
         let mut events = Vec::new();
         if let Some(t) = &mut leg.terminal {
             while let Some(ev) = t.poll_event() {
                 events.push(ev);
             }
         }
+        // Most ticks have no event: the media name is copied only when one needs it.
+        if events.is_empty() {
+            return;
+        }
+        let media = leg.media.clone();
         for ev in events {
             self.on_fax_event(ev, &media);
         }
@@ -297,7 +301,10 @@ impl Session {
             self.hang_up();
             return;
         }
-        if now >= self.cap_ms() {
+        // The cap is at least the base plus one page; below that, SpanDSP's page count
+        // (read through a statistics call) cannot matter, and this runs every tick.
+        let floor = (self.opts.max_duration + self.opts.per_page).as_millis() as u64;
+        if now >= floor && now >= self.cap_ms() {
             self.fail(&format!(
                 "call exceeded its time limit of {} s",
                 self.cap_ms() / 1000
