@@ -102,6 +102,36 @@ impl UdptlPacket {
     }
 }
 
+/// The size of a datagram carrying `primary` and the `secondaries` as redundancy, without
+/// building it.
+pub(crate) fn redundant_len<'a>(
+    primary: &[u8],
+    secondaries: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> usize {
+    let count = per::count_len(secondaries.len());
+    let body: usize = secondaries.map(|s| per::open_type_len(s.len())).sum();
+    2 + per::open_type_len(primary.len()) + 1 + count + body
+}
+
+/// Encodes a redundancy datagram from borrowed IFPs (the sender's per-datagram path: no
+/// owned packet to assemble); the same octets as [`UdptlPacket::encode`] for the same parts.
+pub(crate) fn encode_redundant<'a>(
+    seq: u16,
+    primary: &[u8],
+    secondaries: impl ExactSizeIterator<Item = &'a [u8]> + Clone,
+) -> Result<Vec<u8>, Error> {
+    check_count(secondaries.len())?;
+    let mut out = Vec::with_capacity(redundant_len(primary, secondaries.clone()));
+    out.extend_from_slice(&seq.to_be_bytes());
+    per::write_open_type(&mut out, primary);
+    out.push(0);
+    per::write_count(&mut out, secondaries.len());
+    for s in secondaries {
+        per::write_open_type(&mut out, s);
+    }
+    Ok(out)
+}
+
 fn list_len(list: &[Vec<u8>]) -> usize {
     per::count_len(list.len())
         + list

@@ -26,7 +26,7 @@
 
 use std::collections::VecDeque;
 
-use super::codec::{Recovery, UdptlPacket, MAX_RECOVERY_ENTRIES};
+use super::codec::{self, Recovery, UdptlPacket, MAX_RECOVERY_ENTRIES};
 use super::fec;
 use crate::Error;
 
@@ -217,14 +217,22 @@ impl UdptlSender {
         if depth == 0 {
             return;
         }
-        if self.history.len() == depth {
-            self.history.pop_front();
-        }
-        self.history.push_back(ifp.to_vec());
+        // The oldest copy's buffer is reused: no allocation per datagram once full.
+        let mut copy = if self.history.len() >= depth {
+            self.history.pop_front().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        copy.clear();
+        copy.extend_from_slice(ifp);
+        self.history.push_back(copy);
     }
 
     /// Encodes the datagram for `ifp`, dropping the oldest recovery data until it fits.
     fn build(&mut self, seq: u16, ifp: &[u8], reach: usize) -> Result<Vec<u8>, Error> {
+        if let ErrorCorrection::Redundancy { depth } = self.config.error_correction {
+            return self.build_redundant(seq, ifp, usize::from(depth).max(reach));
+        }
         let max = self.config.max_datagram;
         let mut packet = UdptlPacket {
             seq,
@@ -262,6 +270,33 @@ impl UdptlSender {
             self.stats.trimmed += 1;
         }
         packet.encode()
+    }
+
+    /// [`UdptlSender::build`] for redundancy, encoding straight from the history: this runs
+    /// for every datagram of every T.38 call, and assembling an owned packet first cost an
+    /// allocation and a copy per IFP carried.
+    fn build_redundant(&mut self, seq: u16, ifp: &[u8], wanted: usize) -> Result<Vec<u8>, Error> {
+        let max = self.config.max_datagram;
+        let secondaries = |n: usize| self.history.iter().rev().take(n).map(Vec::as_slice);
+        let mut wanted = wanted.min(MAX_RECOVERY_ENTRIES).min(self.history.len());
+        let mut trimmed = false;
+        while wanted > 0 && codec::redundant_len(ifp, secondaries(wanted)) > max {
+            wanted -= 1;
+            trimmed = true;
+        }
+        let size = codec::redundant_len(ifp, secondaries(wanted));
+        if size > max {
+            self.stats.oversized += 1;
+            tracing::warn!(
+                seq,
+                size,
+                max,
+                "UDPTL datagram exceeds T38FaxMaxDatagram with no recovery data; sent anyway"
+            );
+        } else if trimmed {
+            self.stats.trimmed += 1;
+        }
+        codec::encode_redundant(seq, ifp, secondaries(wanted))
     }
 
     /// Recovery data with at most `wanted` secondaries or FEC messages.

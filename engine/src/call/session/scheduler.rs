@@ -155,10 +155,15 @@ async fn run_shard(
     }
 }
 
-/// Which of a shard's media sockets have datagrams queued, asked once per tick.
+/// Which of a shard's T.38 sockets have datagrams queued, asked once per tick. Only T.38
+/// sockets are watched: a T.38 sender hears from the far end a few times per page, so most
+/// of its ticks would otherwise end in an empty `recvfrom`; G.711 brings a packet every tick,
+/// where watching would only add the kernel's epoll work per packet.
 struct Readiness {
-    /// `None` if the kernel refused an epoll instance: every socket is then asked each tick.
+    /// `None` if the kernel refused an epoll instance: no socket is watched.
     set: Option<ReadinessSet>,
+    /// The poll failed once: sockets are no longer watched, and ask every tick again.
+    broken: bool,
     /// Keys reported this tick, sorted.
     ready: Vec<usize>,
     next_key: usize,
@@ -171,6 +176,7 @@ impl Readiness {
             .ok();
         Readiness {
             set,
+            broken: false,
             ready: Vec::new(),
             next_key: 0,
         }
@@ -187,29 +193,33 @@ impl Readiness {
     fn poll(&mut self) {
         self.ready.clear();
         let Some(set) = &mut self.set else { return };
+        if self.broken {
+            return;
+        }
         if let Err(e) = set.ready(&mut self.ready) {
-            // Without readiness every socket must be asked again, or datagrams would wait.
-            tracing::warn!("media readiness poll failed: {e}");
-            self.set = None;
+            tracing::warn!("media readiness poll failed, sockets are asked every tick: {e}");
+            self.broken = true;
+            self.ready.clear();
             return;
         }
         self.ready.sort_unstable();
     }
 
-    /// Before a call's tick: watches its socket if it is new, and lets it receive if
-    /// the kernel reported it (or if nothing is watched).
+    /// Before a call's tick: watches its socket when it carries T.38 (and stops when it no
+    /// longer does), and lets it receive if the kernel reported it.
     fn prepare(&self, entry: &mut Entry) {
         let key = entry.key;
+        let Some(set) = &self.set else { return };
+        let t38 = entry.session.media_is_t38();
         let Some(socket) = entry.session.media_socket_mut() else {
             return;
         };
-        let Some(set) = &self.set else {
+        if !t38 || self.broken {
             if entry.watched.take().is_some() {
-                // The poll failed after this socket was watched: it must ask again.
-                socket.mark_ready();
+                set.forget(socket);
             }
             return;
-        };
+        }
         let fd = socket.as_raw_fd();
         if entry.watched != Some(fd) {
             match set.watch(socket, key) {

@@ -63,6 +63,11 @@ impl Session {
         wakes
     }
 
+    /// Whether the media now is T.38.
+    pub(super) fn media_is_t38(&self) -> bool {
+        self.leg.as_ref().is_some_and(Leg::is_t38)
+    }
+
     /// The call's media socket wherever it is now: its own before media starts, then the
     /// leg's (a switch between audio and T.38 keeps the same socket).
     pub(super) fn media_socket_mut(&mut self) -> Option<&mut MediaSocket> {
