@@ -368,11 +368,22 @@ fn tally(report: &mut ChildReport, mode: CallMode, pages: u32, call: &CallReport
         report.successes += 1;
     } else if report.failures.len() < FAILURES_KEPT {
         let media: Vec<&str> = call.media.iter().map(|m| m.media.as_str()).collect();
+        // What the media path did to the call: late or lost packets point at scheduling,
+        // bad rows with clean counters at the modem.
+        let c = &call.media_counters;
+        let bad_rows: Vec<String> = call.pages.iter().map(|p| p.bad_rows.to_string()).collect();
         report.failures.push(format!(
-            "{} [media {}; {} of {pages} pages]",
+            "{} [media {}; {} of {pages} pages; bad rows per page {}; RTP late {} lost {}; \
+             UDPTL late {} lost {} recovered {}]",
             call.summary(),
             media.join(","),
-            pages_done
+            pages_done,
+            bad_rows.join("/"),
+            c.rtp_late,
+            c.rtp_lost,
+            c.udptl_late,
+            c.udptl_lost,
+            c.udptl_recovered
         ));
     }
 }
