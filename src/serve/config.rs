@@ -92,6 +92,8 @@ pub struct Config {
     pub media_ports: (u16, u16),
     /// Media clock speed; 1 unless both ends are faxserver test instances.
     pub media_speed: u32,
+    /// Depth of the playout buffer of received G.711 audio.
+    pub playout_depth: Duration,
     /// The admin API key, when configured (else generated and kept in the data directory).
     pub admin_api_key: Option<Secret>,
     /// CSI of received faxes (`freeswitch.ident`).
@@ -213,6 +215,7 @@ const KEYS: &[(&str, Key)] = &[
     ("sip.advertised_address", Key::Used),
     ("sip.media_ports", Key::Used),
     ("sip.media_speed", Key::Used),
+    ("sip.playout_depth_ms", Key::Used),
     ("faxing.retry_max_delay", Key::Used),
     ("faxing.resend_unconfirmed_pages", Key::Used),
     ("faxing.use_ecm", Key::Used),
@@ -546,6 +549,17 @@ pub fn load(
     let media_speed = u32_of("sip.media_speed", f.uint("sip.media_speed")?)?
         .unwrap_or(1)
         .max(1);
+    let playout_depth_ms = match env_set("FAXSERVER_PLAYOUT_DEPTH_MS") {
+        Some(s) => Some(s.trim().parse::<u64>().with_context(|| {
+            format!("FAXSERVER_PLAYOUT_DEPTH_MS {s:?} is not a whole number of milliseconds")
+        })?),
+        None => f.uint("sip.playout_depth_ms")?,
+    };
+    let playout_depth = match playout_depth_ms {
+        None => engine::call::DEFAULT_PLAYOUT_DEPTH,
+        Some(ms @ 20..=1000) => Duration::from_millis(ms),
+        Some(ms) => bail!("playout depth {ms} ms is outside 20–1000 ms"),
+    };
     let debug_retention_days = match env_set("FAXSERVER_DEBUG_RETENTION_DAYS") {
         Some(s) => s.trim().parse::<u32>().with_context(|| {
             format!("FAXSERVER_DEBUG_RETENTION_DAYS {s:?} is not a whole number of days")
@@ -568,6 +582,7 @@ pub fn load(
         sip_advertised,
         media_ports,
         media_speed,
+        playout_depth,
         admin_api_key,
         ident: f.text("freeswitch.ident")?.unwrap_or_default(),
         answer_after: Duration::from_millis(f.uint("faxing.answer_after")?.unwrap_or(0)),
@@ -632,6 +647,7 @@ mod tests {
         assert_eq!(c.api_listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.sip_listen, "0.0.0.0:5060".parse().unwrap());
         assert_eq!(c.media_ports, (16384, 32767));
+        assert_eq!(c.playout_depth, Duration::from_millis(100));
         assert_eq!(c.admin_api_key, None);
         assert_eq!(c.retry_attempts, 3);
         assert_eq!(c.retry_delay, Duration::from_secs(60));
@@ -747,6 +763,7 @@ mod tests {
                 ("FAXSERVER_DATA_DIR", "/var/lib/faxserver"),
                 ("FAXSERVER_DATABASE_URL", "postgres://u:p@db/fax"),
                 ("FAXSERVER_MEDIA_PORTS", "20000-20999"),
+                ("FAXSERVER_PLAYOUT_DEPTH_MS", "140"),
             ]),
         )
         .unwrap();
@@ -756,6 +773,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/faxserver"));
         assert_eq!(c.database, Database::Url("postgres://u:p@db/fax".into()));
         assert_eq!(c.media_ports, (20000, 20999));
+        assert_eq!(c.playout_depth, Duration::from_millis(140));
         assert_eq!(c.spool_dir, PathBuf::from("/var/lib/faxserver/spool"));
         // Secrets stay out of Debug output.
         let dbg = format!("{c:?}");
@@ -797,6 +815,10 @@ mod tests {
             (r#"{"faxing": {"enable_t38": "yes"}}"#, "faxing.enable_t38"),
             (r#"{"web": {"listen": "localhost"}}"#, "web.listen"),
             (r#"{"sip": {"media_ports": "9-1"}}"#, "media ports"),
+            (
+                r#"{"sip": {"playout_depth_ms": 5000}}"#,
+                "playout depth 5000 ms",
+            ),
             (
                 r#"{"database": {"url": "mysql://x"}}"#,
                 "sqlite:// or postgres://",

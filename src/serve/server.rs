@@ -78,6 +78,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     let mut media = MediaSettings::new(Arc::new(pool), cfg.sip_listen.ip());
     media.advertised_ip = advertised;
     media.speed = cfg.media_speed;
+    media.playout.depth = cfg.playout_depth;
 
     let peers = LivePeers::default();
     let reloader = Arc::new(GatewayReloader {

@@ -200,6 +200,13 @@ pub struct MediaSettings {
     pub udptl: UdptlOptions,
 }
 
+/// Default depth of the playout buffer of received G.711. A fixed depth never warps the
+/// signal, so deeper costs only delay, which T.30 (responses due within seconds) does not
+/// notice; too shallow, and audio that comes late is lost. 100 ms covers what a loaded
+/// server's own scheduling adds (up to about 85 ms measured at 500 concurrent G.711 calls,
+/// where 60 ms lost V.21 frames) besides the network's jitter.
+pub const DEFAULT_PLAYOUT_DEPTH: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl MediaSettings {
     /// Defaults around a port pool and a bind address.
     pub fn new(pool: Arc<PortPool>, bind_ip: IpAddr) -> Self {
@@ -209,7 +216,10 @@ impl MediaSettings {
             advertised_ip: None,
             dscp: media::socket::DSCP_EF,
             speed: 1,
-            playout: PlayoutConfig::default(),
+            playout: PlayoutConfig {
+                depth: DEFAULT_PLAYOUT_DEPTH,
+                ..PlayoutConfig::default()
+            },
             codecs: vec![G711::Pcmu, G711::Pcma],
             udptl: UdptlOptions::default(),
         }

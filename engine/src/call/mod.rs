@@ -28,7 +28,9 @@ mod session;
 pub use acl::{BadCidr, Cidr, PeerAcl};
 pub use agent::{AgentConfig, CallEvent, CallHandle, IncomingCall, SipAgent};
 pub use clock::TICK;
-pub use config::{DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger, UdptlOptions};
+pub use config::{
+    DeadT38, FaxOptions, MediaSettings, T38Mode, T38Trigger, UdptlOptions, DEFAULT_PLAYOUT_DEPTH,
+};
 pub use dial::NameResolver;
 pub use gateways::{GatewayProbing, GatewayStates, ProbedGateway};
 pub use identity::{
