@@ -245,6 +245,19 @@ async fn another_tenant_gets_404_and_the_administrator_sees_all() {
     )
     .await;
     assert_eq!((r.status, code(&r)), (StatusCode::NOT_FOUND, "not_found"));
+    // A job that does not exist is a 404 for the administrator too, not an empty list.
+    let unknown = uuid::Uuid::new_v4();
+    for path in [
+        format!("/admin/fax/{unknown}/debug"),
+        format!("/admin/fax/{unknown}/debug/{first}/pcap"),
+    ] {
+        let r = call(&h.app, Method::GET, &path, Some(&admin()), None).await;
+        assert_eq!(
+            (r.status, code(&r)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -327,6 +327,10 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as("SELECT * FROM jobs WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant).bind(id).fetch_optional(&self.pool).await?)
             }
+            async fn job_tenant(&self, id: JobId) -> Result<Option<TenantId>> {
+                Ok(sqlx::query_scalar("SELECT tenant_id FROM jobs WHERE id = $1")
+                    .bind(id).fetch_optional(&self.pool).await?)
+            }
             async fn list_jobs(&self, tenant: TenantId, limit: u32) -> Result<Vec<Job>> {
                 Ok(sqlx::query_as("SELECT * FROM jobs WHERE tenant_id = $1 ORDER BY created_at DESC, id LIMIT $2")
                     .bind(tenant).bind(i64::from(limit)).fetch_all(&self.pool).await?)

@@ -134,6 +134,9 @@ pub trait Store: Send + Sync {
     async fn create_job(&self, j: &NewJob, now: DateTime<Utc>) -> Result<Job>;
     /// Reads one of the tenant's jobs.
     async fn get_job(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>>;
+    /// The tenant that owns a job, for administrators, who look across tenants; `None` if
+    /// there is no such job.
+    async fn job_tenant(&self, id: JobId) -> Result<Option<TenantId>>;
     /// Lists the tenant's jobs, newest first.
     async fn list_jobs(&self, tenant: TenantId, limit: u32) -> Result<Vec<Job>>;
     /// Atomically claims the most urgent runnable job (queued and due, or active with an

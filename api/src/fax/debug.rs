@@ -114,12 +114,23 @@ pub(crate) async fn tenant_pcap(
     pcap(st.store.as_ref(), Some(me.tenant_id), job, id).await
 }
 
-/// `GET /admin/fax/{uuid}/debug`: any tenant's job; `[]` when there are no bundles.
+/// Any tenant's job, for administrators; 404 when there is none.
+async fn any_job(store: &dyn Store, id: Uuid) -> ApiResult<()> {
+    store
+        .job_tenant(JobId(id))
+        .await?
+        .map(|_| ())
+        .ok_or(ApiError::NotFound("job"))
+}
+
+/// `GET /admin/fax/{uuid}/debug`: any tenant's job; `[]` when it has no bundles, 404 when
+/// there is no such job.
 pub(crate) async fn admin_list(
     _: AdminAuth,
     State(st): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Vec<DebugView>>> {
+    any_job(st.store.as_ref(), id).await?;
     list(st.store.as_ref(), None, id).await
 }
 
@@ -129,5 +140,6 @@ pub(crate) async fn admin_pcap(
     State(st): State<AppState>,
     ApiPath((job, id)): ApiPath<(Uuid, i64)>,
 ) -> ApiResult<Response> {
+    any_job(st.store.as_ref(), job).await?;
     pcap(st.store.as_ref(), None, job, id).await
 }

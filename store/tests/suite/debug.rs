@@ -36,6 +36,9 @@ pub async fn run(s: &dyn Store) {
         .await
         .unwrap()
         .id;
+    // Administrators find the job's owner without knowing it; an unknown job has none.
+    assert_eq!(s.job_tenant(job).await.unwrap(), Some(t.id));
+    assert_eq!(s.job_tenant(JobId(uuid::Uuid::nil())).await.unwrap(), None);
     let pcap = vec![0xd4, 0xc3, 0xb2, 0xa1, 0, 1, 2, 255];
 
     let first = s
