@@ -20,7 +20,7 @@ use engine::call::{
 };
 use engine::documents::header::{band_rows, draw_header, format_date, HeaderLine};
 use engine::documents::{read_tiff_pages, FaxPage};
-use engine::queue::{DialRequest, Dialer, Limits, Queue, QueueParts, SipDialer};
+use engine::queue::{DialRequest, Dialer, SipDialer};
 use media::ports::PortPool;
 use queue_harness::{t0, Script, World, CALLEE, CALLER};
 use spandsp::Direction;
@@ -180,17 +180,7 @@ async fn queue_draws_the_header_line_in_the_numbers_format_and_zone() {
         inner: Arc::new(SipDialer::new(tx_agent, media(&pool), Some(LO))),
         seen: Mutex::default(),
     });
-    let q = Queue::new(QueueParts {
-        store: w.store.clone(),
-        dialer: dialer.clone(),
-        settings: w.settings(),
-        limits: Limits::new(w.caps()),
-        tracker: w.tracker.clone(),
-        clock: w.clock.clock(),
-        worker: "node-a".into(),
-        shutdown: w.shutdown.clone(),
-        events: w.events.clone(),
-    });
+    let q = w.queue_dialing("node-a", dialer.clone());
     assert_eq!(q.run_until_idle().await.unwrap(), 1);
     let received = tokio::time::timeout(Duration::from_secs(120), receiving)
         .await
@@ -274,17 +264,7 @@ async fn a_resend_keeps_the_documents_page_numbers_and_dates_each_attempt() {
         inner: w.dialer.clone(),
         seen: Mutex::default(),
     });
-    let q = Queue::new(QueueParts {
-        store: w.store.clone(),
-        dialer: dialer.clone(),
-        settings: w.settings(),
-        limits: Limits::new(w.caps()),
-        tracker: w.tracker.clone(),
-        clock: w.clock.clock(),
-        worker: "node-a".into(),
-        shutdown: w.shutdown.clone(),
-        events: w.events.clone(),
-    });
+    let q = w.queue_dialing("node-a", dialer.clone());
     q.run_until_idle().await.unwrap();
     w.clock.advance(Duration::from_secs(61));
     q.run_until_idle().await.unwrap();

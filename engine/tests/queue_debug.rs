@@ -16,9 +16,7 @@ use engine::call::{
 };
 use engine::documents::write_fax_tiff;
 use engine::events::{EngineEvent, Stamped};
-use engine::queue::{
-    Inbound, InboundSettings, Limits, LivePeers, Peers, Queue, QueueParts, SipDialer,
-};
+use engine::queue::{Inbound, InboundSettings, Limits, LivePeers, Peers, SipDialer};
 use media::ports::PortPool;
 use queue_harness::{page_image, World, CALLER};
 use serde_json::Value;
@@ -91,17 +89,10 @@ async fn send_one(w: &World, pool: &Arc<PortPool>) -> (JobId, CallReport, Vec<Ca
     let (tx_agent, _none) = SipAgent::start(AgentConfig::new(SocketAddr::new(LO, 0)))
         .await
         .unwrap();
-    let queue = Queue::new(QueueParts {
-        store: w.store.clone(),
-        dialer: Arc::new(SipDialer::new(tx_agent, media(pool), Some(LO))),
-        settings: w.settings(),
-        limits: Limits::new(w.caps()),
-        tracker: w.tracker.clone(),
-        clock: w.clock.clock(),
-        worker: "node-debug".into(),
-        shutdown: w.shutdown.clone(),
-        events: w.events.clone(),
-    });
+    let queue = w.queue_dialing(
+        "node-debug",
+        Arc::new(SipDialer::new(tx_agent, media(pool), Some(LO))),
+    );
     let job = w.submit("+15557654321", 1).await;
     let ran = tokio::time::timeout(Duration::from_secs(120), queue.run_until_idle())
         .await

@@ -405,9 +405,25 @@ impl World {
     }
 
     pub fn queue_as(&self, worker: &str, settings: QueueSettings, limits: Limits) -> Queue {
+        self.queue_parts(worker, self.dialer.clone(), settings, limits)
+    }
+
+    /// A queue with the default settings that dials through `dialer` (a real SIP dialer,
+    /// or one that wraps the scripted one) instead of the scripted dialer.
+    pub fn queue_dialing(&self, worker: &str, dialer: Arc<dyn Dialer>) -> Queue {
+        self.queue_parts(worker, dialer, self.settings(), Limits::new(self.caps()))
+    }
+
+    fn queue_parts(
+        &self,
+        worker: &str,
+        dialer: Arc<dyn Dialer>,
+        settings: QueueSettings,
+        limits: Limits,
+    ) -> Queue {
         Queue::new(QueueParts {
             store: self.store.clone(),
-            dialer: self.dialer.clone(),
+            dialer,
             settings,
             limits,
             tracker: self.tracker.clone(),
