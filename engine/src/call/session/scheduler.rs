@@ -39,9 +39,7 @@ type Outcome = Result<Session, CallReport>;
 
 struct Entry {
     session: Session,
-    /// Its name in the shard's readiness set.
-    key: usize,
-    /// The descriptor the readiness set watches for it, once watched.
+    /// The descriptor of its socket once the shard's readiness set has taken it.
     watched: Option<RawFd>,
     /// The report as the call began, for a call that panics (its session is dropped).
     fallback: CallReport,
@@ -96,7 +94,6 @@ pub(super) async fn drive(session: Session) -> Outcome {
     let (done, result) = oneshot::channel();
     let entry = Entry {
         session,
-        key: 0,
         watched: None,
         fallback: fallback.clone(),
         guard: shard_guard,
@@ -132,7 +129,7 @@ async fn run_shard(
         tokio::select! {
             biased;
             entry = rx.recv(), if open => match entry {
-                Some(entry) => calls.push(readiness.admit(entry)),
+                Some(entry) => calls.push(entry),
                 None => open = false,
             },
             due = interval.tick() => {
@@ -166,9 +163,9 @@ struct Readiness {
     set: Option<ReadinessSet>,
     /// The poll failed once: sockets are no longer watched, and ask every tick again.
     broken: bool,
-    /// Keys reported this tick, sorted.
+    /// Descriptors reported this tick, sorted. A closed socket's number may come back for
+    /// another socket: at worst that socket asks the kernel once for nothing.
     ready: Vec<usize>,
-    next_key: usize,
 }
 
 impl Readiness {
@@ -180,16 +177,7 @@ impl Readiness {
             set,
             broken: false,
             ready: Vec::new(),
-            next_key: 0,
         }
-    }
-
-    /// Gives a joining call a key of its own (keys are never reused, so a report for a
-    /// socket that has left can never reach another call).
-    fn admit(&mut self, mut entry: Entry) -> Entry {
-        entry.key = self.next_key;
-        self.next_key = self.next_key.wrapping_add(1);
-        entry
     }
 
     fn poll(&mut self) {
@@ -210,7 +198,6 @@ impl Readiness {
     /// Before a call's tick: watches its socket when it carries T.38 (and stops when it no
     /// longer does), and lets it receive if the kernel reported it.
     fn prepare(&self, entry: &mut Entry) {
-        let key = entry.key;
         let Some(set) = &self.set else { return };
         let t38 = entry.session.media_is_t38();
         let Some(socket) = entry.session.media_socket_mut() else {
@@ -223,11 +210,13 @@ impl Readiness {
             return;
         }
         let fd = socket.as_raw_fd();
+        let Ok(key) = usize::try_from(fd) else { return };
         if entry.watched != Some(fd) {
-            match set.watch(socket, key) {
-                Ok(()) => entry.watched = Some(fd),
-                Err(e) => tracing::debug!("media socket not watched: {e}"),
+            // Tried once per socket: one the kernel will not watch asks every tick instead.
+            if let Err(e) = set.watch(socket, key) {
+                tracing::debug!("media socket not watched: {e}");
             }
+            entry.watched = Some(fd);
         } else if self.ready.binary_search(&key).is_ok() {
             socket.mark_ready();
         }
