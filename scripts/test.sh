@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-$(nproc)}"
+# Incremental state doubles the target directory and buys nothing on a one-shot run.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # PostgreSQL for the store's tests: Debian's postgresql package creates cluster 15/main. Each
 # test creates and drops its own database; without a cluster the URL stays unset and those
