@@ -17,13 +17,15 @@
 
 mod drift;
 mod history;
+mod presence;
 
 use std::time::{Duration, Instant};
 
-use crate::g711::SAMPLE_RATE;
+use crate::g711::{decode_frame, SAMPLE_RATE};
 use crate::rtp::AudioPacket;
 use drift::DriftTracker;
 use history::{Arrival, SeqHistory};
+use presence::Presence;
 
 /// Samples in one 20 ms output frame.
 pub const FRAME_SAMPLES: usize = 160;
@@ -130,7 +132,7 @@ pub struct PlayoutStats {
 pub struct PlayoutBuffer {
     config: PlayoutConfig,
     ring: Vec<i16>,
-    present: Vec<bool>,
+    present: Presence,
     mask: u64,
     ssrc: Option<u32>,
     start_at: Option<Instant>,
@@ -144,6 +146,7 @@ pub struct PlayoutBuffer {
     last_frame_silent: bool,
     history: SeqHistory,
     drift: DriftTracker,
+    /// The frame [`PlayoutBuffer::pop_frame`] lends out.
     out: [i16; FRAME_SAMPLES],
     stats: PlayoutStats,
 }
@@ -173,7 +176,7 @@ impl PlayoutBuffer {
         PlayoutBuffer {
             config,
             ring: vec![0; capacity],
-            present: vec![false; capacity],
+            present: Presence::new(capacity),
             mask: capacity as u64 - 1,
             ssrc: None,
             start_at: None,
@@ -201,9 +204,10 @@ impl PlayoutBuffer {
     pub fn push(&mut self, now: Instant, packet: &AudioPacket<'_>) -> PushOutcome {
         let len = packet.payload.len() as u64;
         let (outcome, range) = self.admit(now, packet.ssrc, packet.seq, packet.timestamp, len);
-        for (t, &code) in range.zip(packet.payload) {
-            self.store(t, packet.law.decode(code));
-        }
+        let law = packet.law;
+        self.store_run(range, packet.payload, |slots, codes| {
+            decode_frame(law, codes, slots);
+        });
         outcome
     }
 
@@ -218,68 +222,78 @@ impl PlayoutBuffer {
     ) -> PushOutcome {
         let len = samples.len() as u64;
         let (outcome, range) = self.admit(now, ssrc, seq, timestamp, len);
-        for (t, &sample) in range.zip(samples) {
-            self.store(t, sample);
-        }
+        self.store_run(range, samples, |slots, from| {
+            slots.copy_from_slice(from);
+        });
         outcome
     }
 
     /// The next 20 ms frame; call every 20 ms whatever arrived.
     pub fn pop_frame(&mut self, now: Instant) -> Frame<'_> {
+        let mut out = self.out;
+        let real = self.pop_frame_into(now, &mut out);
+        self.out = out;
+        if real {
+            Frame::Audio(&self.out)
+        } else {
+            Frame::Gap
+        }
+    }
+
+    /// As [`PlayoutBuffer::pop_frame`], into the caller's `out`; returns whether it holds
+    /// audio (false: a gap, `out` unspecified). A caller stepping hundreds of streams in turn
+    /// passes one buffer of its own, which stays in cache where each stream's would not.
+    pub fn pop_frame_into(&mut self, now: Instant, out: &mut [i16; FRAME_SAMPLES]) -> bool {
         let due = self.start_at.is_some_and(|at| now >= at);
         if !self.started && !due {
             self.stats.gaps += 1;
-            return Frame::Gap;
+            return false;
         }
         self.started = true;
         self.last_pop = Some(now);
         self.drift.frame();
         self.maybe_slip();
 
-        let (real, missing) = if self.take_whole_frame() {
+        let (real, missing) = if self.take_whole_frame(out) {
             (true, 0)
         } else {
-            self.take_sample_by_sample()
+            self.take_sample_by_sample(out)
         };
-        self.last_frame_silent = missing == 0 && is_silent(&self.out, self.config.silence_rms);
+        self.last_frame_silent = missing == 0 && is_silent(out, self.config.silence_rms);
         if real {
             self.stats.played += 1;
             self.stats.missing_samples += missing;
-            Frame::Audio(&self.out)
         } else {
             self.stats.gaps += 1;
-            Frame::Gap
         }
+        real
     }
 
     /// The usual case in one copy: no silence to insert, every sample of the frame present
     /// and contiguous in the ring. Returns false, taking nothing, otherwise.
-    fn take_whole_frame(&mut self) -> bool {
+    fn take_whole_frame(&mut self, out: &mut [i16; FRAME_SAMPLES]) -> bool {
         if self.pending_insert > 0 {
             return false;
         }
         let start = (self.head & self.mask) as usize;
-        let range = start..start + FRAME_SAMPLES;
-        let (Some(ring), Some(present)) =
-            (self.ring.get(range.clone()), self.present.get_mut(range))
-        else {
+        let Some(ring) = self.ring.get(start..start + FRAME_SAMPLES) else {
             return false;
         };
-        if !present.iter().all(|&p| p) {
+        if !self.present.all_set(start, FRAME_SAMPLES) {
             return false;
         }
-        self.out.copy_from_slice(ring);
-        present.fill(false);
+        out.copy_from_slice(ring);
+        self.present.set_range(start, FRAME_SAMPLES, false);
         self.head += FRAME_SAMPLES as u64;
         true
     }
 
     /// Fills the frame one sample at a time (silence insertion, holes, the ring's wrap);
     /// returns whether anything real was played and how many samples were missing.
-    fn take_sample_by_sample(&mut self) -> (bool, u64) {
+    fn take_sample_by_sample(&mut self, out: &mut [i16; FRAME_SAMPLES]) -> (bool, u64) {
         let mut real = false;
         let mut missing = 0u64;
-        for sample in self.out.iter_mut() {
+        for sample in out.iter_mut() {
             if self.pending_insert > 0 {
                 self.pending_insert -= 1;
                 *sample = 0;
@@ -287,9 +301,9 @@ impl PlayoutBuffer {
                 continue;
             }
             let i = (self.head & self.mask) as usize;
-            match (self.present.get_mut(i), self.ring.get(i)) {
-                (Some(seen), Some(&value)) if *seen => {
-                    *seen = false;
+            match self.ring.get(i) {
+                Some(&value) if self.present.get(i) => {
+                    self.present.set_range(i, 1, false);
                     *sample = value;
                     real = true;
                 }
@@ -389,15 +403,30 @@ impl PlayoutBuffer {
         (outcome, start..end)
     }
 
-    /// Puts one sample at timestamp `t`, if it is neither played nor beyond the ring.
-    fn store(&mut self, t: u64, sample: i16) {
-        if t < self.head || t > self.head + self.mask {
-            return;
-        }
-        let i = (t & self.mask) as usize;
-        if let (Some(slot), Some(seen)) = (self.ring.get_mut(i), self.present.get_mut(i)) {
-            *slot = sample;
-            *seen = true;
+    /// Puts the samples of timestamps `range` (made from `data` by `fill`, a slice at a
+    /// time) into the ring, leaving out those already played or beyond the ring.
+    fn store_run<T>(
+        &mut self,
+        range: std::ops::Range<u64>,
+        data: &[T],
+        mut fill: impl FnMut(&mut [i16], &[T]),
+    ) {
+        let first = range.start.max(self.head);
+        let end = range.end.min(self.head + self.mask + 1);
+        let mut t = first;
+        while t < end {
+            let i = (t & self.mask) as usize;
+            // Up to the ring's end: a run that wraps is stored in two pieces.
+            let n = ((end - t) as usize).min(self.ring.len() - i);
+            let offset = (t - range.start) as usize;
+            let (Some(slots), Some(from)) =
+                (self.ring.get_mut(i..i + n), data.get(offset..offset + n))
+            else {
+                return;
+            };
+            fill(slots, from);
+            self.present.set_range(i, n, true);
+            t += n as u64;
         }
     }
 
@@ -429,7 +458,7 @@ impl PlayoutBuffer {
 
     /// Empties the buffer; the next packet anchors a new timeline.
     fn restart(&mut self) {
-        self.present.fill(false);
+        self.present.clear_all();
         self.start_at = None;
         self.started = false;
         self.pending_insert = 0;
@@ -459,9 +488,7 @@ impl PlayoutBuffer {
         let k = drift.unsigned_abs().min(FRAME_SAMPLES as u64);
         if drift > 0 {
             for t in self.head..self.head + k {
-                if let Some(seen) = self.present.get_mut((t & self.mask) as usize) {
-                    *seen = false;
-                }
+                self.present.set_range((t & self.mask) as usize, 1, false);
             }
             self.head += k;
             self.stats.slips_removed += 1;
@@ -480,8 +507,8 @@ impl PlayoutBuffer {
         let mut energy = 0u64;
         for t in self.head..self.head + FRAME_SAMPLES as u64 {
             let i = (t & self.mask) as usize;
-            match (self.present.get(i), self.ring.get(i)) {
-                (Some(true), Some(&s)) => energy += (i64::from(s) * i64::from(s)) as u64,
+            match self.ring.get(i) {
+                Some(&s) if self.present.get(i) => energy += (i64::from(s) * i64::from(s)) as u64,
                 _ => return false,
             }
         }

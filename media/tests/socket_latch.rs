@@ -218,11 +218,12 @@ async fn rtp_latches_on_the_real_source_and_again_after_a_reinvite() {
         RtpPacket::decode(&bytes).unwrap().header.sequence,
         primer.header.sequence.wrapping_add(1)
     );
-    // Packets from elsewhere are ignored once latched.
+    // Packets from elsewhere are ignored once latched: the socket, bound to a fixed address,
+    // is connected to the far end, so the kernel drops them before anyone counts them.
     stranger.send_to(&rtp(0, 2), ours).await.unwrap();
     far.send_to(&rtp(0, 2), ours).await.unwrap();
     drain_rtp(&mut stream, 1).await;
-    assert_eq!(stream.socket().stats().foreign, 1);
+    assert_eq!(stream.socket().stats().foreign, 0);
     assert_eq!(stream.receiver_stats().audio, 2);
 
     // A re-INVITE moves the far end: new SDP address (a second decoy), new real port.
@@ -250,6 +251,34 @@ async fn rtp_latches_on_the_real_source_and_again_after_a_reinvite() {
     assert!(decoy.try_recv_from(&mut buf).is_err());
     assert!(far.try_recv_from(&mut buf).is_err());
     assert_eq!(stream.socket().stats().sent, 4);
+}
+
+#[tokio::test]
+async fn a_socket_on_the_wildcard_address_stays_unconnected_and_counts_strangers() {
+    let far = peer(LOCALHOST).await;
+    let stranger = peer(LOCALHOST).await;
+    let socket = MediaSocket::bind(
+        &pool(22200),
+        &config(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        StreamFilter::udptl(),
+        far.local_addr().unwrap(),
+    )
+    .unwrap();
+    let mut stream = rtp_stream(socket);
+    let ours = SocketAddr::new(LOCALHOST, stream.socket().local_addr().port());
+    far.send_to(&rtp(0, 1), ours).await.unwrap();
+    drain_rtp(&mut stream, 1).await;
+    assert_eq!(stream.socket().latch().latched(), far.local_addr().ok());
+
+    // Not connected: the stranger's packet reaches the socket and is counted, not taken.
+    stranger.send_to(&rtp(0, 2), ours).await.unwrap();
+    far.send_to(&rtp(0, 2), ours).await.unwrap();
+    drain_rtp(&mut stream, 1).await;
+    assert_eq!(stream.socket().stats().foreign, 1);
+    assert_eq!(stream.receiver_stats().audio, 2);
+    assert_eq!(stream.send_audio(&[0; 160]).unwrap(), 1);
+    let (_, from) = recv_on(&far).await;
+    assert_eq!(from.port(), ours.port());
 }
 
 #[tokio::test]

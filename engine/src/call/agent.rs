@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use super::agent_config::AgentConfig;
 use super::debug::{SipTap, SipTaps};
 use super::dial::NameResolver;
+use super::doorbell::{event_channel, CallSink};
 use super::gateways::{GatewayStates, Gateways, ProbedGateway};
 pub use super::handle::{CallHandle, IncomingCall};
 use super::identity::resolve_source;
@@ -79,8 +80,6 @@ pub(crate) enum Cmd {
     Registrations(oneshot::Sender<Vec<RegistrationState>>),
     Gateways(Vec<ProbedGateway>),
 }
-
-pub(crate) type CallSink = mpsc::UnboundedSender<CallEvent>;
 
 /// A handle on the running agent; cheap to clone.
 #[derive(Debug, Clone)]
@@ -184,7 +183,7 @@ impl SipAgent {
         params: CallParams,
         alternates: Vec<Peer>,
     ) -> Result<CallHandle, Error> {
-        let (sink, events) = mpsc::unbounded_channel();
+        let (sink, events, doorbell) = event_channel();
         let (tx, rx) = oneshot::channel();
         self.cmd
             .send(Cmd::Invite(Box::new(params), alternates, sink, tx))
@@ -198,6 +197,7 @@ impl SipAgent {
             call_id,
             cmd: self.cmd.clone(),
             events,
+            doorbell,
             sip,
         })
     }
@@ -590,7 +590,7 @@ impl AgentTask {
             );
             return;
         }
-        let (sink, events) = mpsc::unbounded_channel();
+        let (sink, events, doorbell) = event_channel();
         let call_id = self.dl.call_id(id).unwrap_or_default().to_owned();
         self.routes.insert(id, sink);
         self.by_call_id.insert(call_id.clone(), id);
@@ -606,6 +606,7 @@ impl AgentTask {
                 call_id,
                 cmd: self.cmd.clone(),
                 events,
+                doorbell,
                 sip,
             },
         };

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::agent::{CallEvent, Cmd};
 use super::debug::{SipTap, SipTrace};
+use super::doorbell::Doorbell;
 
 /// A call offered to us by an admitted peer; answer it with
 /// [`run_incoming`](super::run_incoming) or refuse it.
@@ -38,6 +39,8 @@ pub struct CallHandle {
     pub(crate) call_id: String,
     pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
     pub(crate) events: mpsc::UnboundedReceiver<CallEvent>,
+    /// Rung by the agent after each event, once the session has joined a media shard.
+    pub(crate) doorbell: Doorbell,
     pub(crate) sip: SipTap,
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use media::g711::Law;
-use media::playout::{Frame, PlayoutBuffer, FRAME_SAMPLES};
+use media::playout::{PlayoutBuffer, FRAME_SAMPLES};
 use media::rtp::{PayloadMap, RtpReceiver, RtpSender, SenderConfig, StreamIds};
 use media::rtp_event::ToneEvent;
 use media::socket::{MediaSocket, RtpStream, SocketStats, UdptlStream};
@@ -69,7 +69,6 @@ pub(crate) struct Leg {
     pub(crate) terminal: Option<Terminal>,
     /// `audio/PCMU`, `t38/v0`, …
     pub(crate) media: String,
-    frame: [i16; FRAME_SAMPLES],
     /// Listens for CNG/CED/V.21 in received audio until the first one is heard.
     detector: Option<ToneDetector>,
 }
@@ -191,7 +190,6 @@ impl Leg {
             stream: Stream::audio(socket, session, settings, seed)?,
             terminal: None,
             media: audio_name(session.codec),
-            frame: [0; FRAME_SAMPLES],
             detector: None,
         })
     }
@@ -210,7 +208,6 @@ impl Leg {
             stream,
             terminal: Some(Terminal::T38(Box::new(terminal))),
             media: t38_name(session.version),
-            frame: [0; FRAME_SAMPLES],
             detector: None,
         })
     }
@@ -287,9 +284,12 @@ impl Leg {
         match &mut self.stream {
             Stream::Audio(stream) => {
                 stream.drain(now).map_err(CallError::Io)?;
-                let frame = stream.pop_frame(now);
-                if let (Some(d), Frame::Audio(samples)) = (&mut self.detector, &frame) {
-                    d.rx(samples);
+                // Both frames live on the stack: at hundreds of calls a per-call buffer is
+                // out of cache again by the call's next tick, and every line of it costs.
+                let mut heard = [0i16; FRAME_SAMPLES];
+                let real = stream.pop_frame_into(now, &mut heard);
+                if let (Some(d), true) = (&mut self.detector, real) {
+                    d.rx(&heard);
                     if let Some(tone) = d.poll() {
                         tones.push(match tone {
                             ConnectTone::Cng => ToneEvent::Cng,
@@ -300,19 +300,20 @@ impl Leg {
                     }
                 }
                 if let Some(Terminal::Audio(t)) = &mut self.terminal {
-                    match frame {
-                        Frame::Audio(samples) => t.rx(samples),
-                        Frame::Gap => t.rx_lost(FRAME_SAMPLES),
+                    if real {
+                        t.rx(&heard);
+                    } else {
+                        t.rx_lost(FRAME_SAMPLES);
                     }
                 }
                 while let Some(tone) = stream.poll_tone() {
                     tones.push(tone);
                 }
-                self.frame.fill(0);
+                let mut said = [0i16; FRAME_SAMPLES];
                 if let Some(Terminal::Audio(t)) = &mut self.terminal {
-                    t.tx(&mut self.frame);
+                    t.tx(&mut said);
                 }
-                stream.send_audio(&self.frame).map_err(CallError::Io)?;
+                stream.send_audio(&said).map_err(CallError::Io)?;
             }
             Stream::T38(stream) => {
                 stream.drain(now).map_err(CallError::Io)?;

@@ -16,6 +16,7 @@ mod clock;
 mod config;
 pub mod debug;
 mod dial;
+mod doorbell;
 mod gateways;
 mod handle;
 mod identity;

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::latch::StreamFilter;
 use super::media_socket::MediaSocket;
-use crate::playout::{Frame, PlayoutBuffer, PlayoutStats};
+use crate::playout::{Frame, PlayoutBuffer, PlayoutStats, FRAME_SAMPLES};
 use crate::rtp::{PayloadMap, Received, ReceiverStats, RtpReceiver, RtpSender, SenderStats};
 use crate::rtp_event::{EventReceiver, ToneEvent};
 
@@ -63,8 +63,18 @@ impl RtpStream {
     /// Packetises outgoing audio and sends every full packet; returns how many were sent.
     pub fn send_audio(&mut self, samples: &[i16]) -> io::Result<usize> {
         self.started = true;
-        self.sender.push_audio(samples);
-        self.flush()
+        let socket = &mut self.socket;
+        let mut sent = 0;
+        let mut failed = None;
+        self.sender.push_audio_with(samples, |datagram| {
+            if failed.is_none() {
+                match socket.send(&datagram) {
+                    Ok(went) => sent += usize::from(went),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        });
+        failed.map_or(Ok(sent), Err)
     }
 
     fn flush(&mut self) -> io::Result<usize> {
@@ -105,6 +115,11 @@ impl RtpStream {
     /// The next 20 ms frame to play; call every 20 ms of the media clock.
     pub fn pop_frame(&mut self, now: Instant) -> Frame<'_> {
         self.playout.pop_frame(now)
+    }
+
+    /// As [`RtpStream::pop_frame`], into the caller's buffer; false for a gap.
+    pub fn pop_frame_into(&mut self, now: Instant, out: &mut [i16; FRAME_SAMPLES]) -> bool {
+        self.playout.pop_frame_into(now, out)
     }
 
     /// The next fax tone signalled as an RFC 4733 event.

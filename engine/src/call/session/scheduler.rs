@@ -24,6 +24,7 @@ use tokio::time::{Instant as TokioInstant, MissedTickBehavior};
 use super::guard::panic_text;
 use super::{Flow, Session};
 use crate::call::clock::{catch_up, TICK};
+use crate::call::doorbell::Bell;
 use crate::call::handle::HangupGuard;
 use crate::call::CallReport;
 
@@ -33,6 +34,10 @@ use crate::call::CallReport;
 /// shard per tick at 16 shards).
 const SHARDS: usize = 16;
 
+/// Every call's events are looked at this often (ticks) even if the doorbell did not ring:
+/// a ring and a call joining its shard can cross, and nothing must wait for ever.
+const SWEEP_TICKS: u64 = 50;
+
 /// What a shard gives back: the session when it stopped, or the report of a call that
 /// panicked.
 type Outcome = Result<Session, CallReport>;
@@ -41,6 +46,8 @@ struct Entry {
     session: Session,
     /// The descriptor of its socket once the shard's readiness set has taken it.
     watched: Option<RawFd>,
+    /// It has had a tick on the shard (the first one takes whatever events came before).
+    joined: bool,
     /// The report as the call began, for a call that panics (its session is dropped).
     fallback: CallReport,
     guard: HangupGuard,
@@ -51,6 +58,7 @@ struct Entry {
 struct Shard {
     tx: mpsc::UnboundedSender<Entry>,
     load: Arc<AtomicUsize>,
+    bell: Bell,
 }
 
 /// The shards of each runtime and media speed. A runtime's shards end with it (tests run
@@ -71,8 +79,9 @@ fn least_loaded(speed: u32) -> Shard {
             .map(|i| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 let load = Arc::new(AtomicUsize::new(0));
-                runtime.spawn(run_shard(speed, i, rx, load.clone()));
-                Shard { tx, load }
+                let bell = Bell::default();
+                runtime.spawn(run_shard(speed, i, rx, load.clone(), bell.clone()));
+                Shard { tx, load, bell }
             })
             .collect()
     });
@@ -92,14 +101,17 @@ pub(super) async fn drive(session: Session) -> Outcome {
     let shard_guard = session.handle.hangup_guard();
     let speed = session.settings.speed;
     let (done, result) = oneshot::channel();
+    let shard = least_loaded(speed);
+    session.handle.doorbell.hang(shard.bell.clone());
     let entry = Entry {
         session,
         watched: None,
+        joined: false,
         fallback: fallback.clone(),
         guard: shard_guard,
         done,
     };
-    if least_loaded(speed).tx.send(entry).is_ok() {
+    if shard.tx.send(entry).is_ok() {
         if let Ok(outcome) = result.await {
             return outcome;
         }
@@ -115,6 +127,7 @@ async fn run_shard(
     index: usize,
     mut rx: mpsc::UnboundedReceiver<Entry>,
     load: Arc<AtomicUsize>,
+    bell: Bell,
 ) {
     let period = TICK / speed.max(1);
     let offset = period * u32::try_from(index).unwrap_or(0) / SHARDS as u32;
@@ -125,6 +138,8 @@ async fn run_shard(
     let mut calls: Vec<Entry> = Vec::new();
     let mut open = true;
     let mut readiness = Readiness::new();
+    let mut heard = 0;
+    let mut ticks = 0u64;
     loop {
         tokio::select! {
             biased;
@@ -140,7 +155,11 @@ async fn run_shard(
                     interval.reset();
                 }
                 readiness.poll();
-                step_all(&mut calls, plan.skip, &readiness);
+                let rung = bell.load(Ordering::SeqCst);
+                ticks += 1;
+                let events = rung != heard || ticks % SWEEP_TICKS == 0;
+                heard = rung;
+                step_all(&mut calls, plan.skip, &readiness, events);
                 load.store(calls.len(), Ordering::Relaxed);
                 // A late shard's missed ticks are all ready at once, and tokio's budget
                 // would let it run dozens of them (hundreds of ms) before other tasks on
@@ -237,11 +256,13 @@ impl Readiness {
 /// One tick of every call; those that stop (or panic) leave with their outcome. Calls are
 /// stepped where they lie: an entry is a few KB, and moving every one into a new vector
 /// each tick was the largest single cost of a T.38 call in the profile.
-fn step_all(calls: &mut Vec<Entry>, skip: u64, readiness: &Readiness) {
+fn step_all(calls: &mut Vec<Entry>, skip: u64, readiness: &Readiness, events: bool) {
     let mut i = 0;
     while let Some(entry) = calls.get_mut(i) {
         readiness.prepare(entry);
-        match catch_unwind(AssertUnwindSafe(|| entry.session.step(skip))) {
+        let events = events || !entry.joined;
+        entry.joined = true;
+        match catch_unwind(AssertUnwindSafe(|| entry.session.step(skip, events))) {
             Ok(Flow::Go) => i += 1,
             Ok(Flow::Stop) => {
                 let mut entry = calls.swap_remove(i);

@@ -7,26 +7,20 @@ use super::*;
 
 impl Session {
     /// Does everything due for this call now; `skip` media ticks were dropped before this
-    /// one (the scheduler woke too late to run them).
-    pub(super) fn step(&mut self, skip: u64) -> Flow {
+    /// one (the scheduler woke too late to run them). SIP events are taken only with
+    /// `events` (the shard's doorbell rang, see `call::doorbell`).
+    pub(super) fn step(&mut self, skip: u64, events: bool) -> Flow {
         // SpanDSP runs only inside this synchronous step: what it logs meanwhile on this
         // thread is this call's.
         let scope = self.t30_log.take().map(|c| c.enter(self.now_ms()));
-        let flow = self.step_inside(skip);
+        let flow = self.step_inside(skip, events);
         self.t30_log = scope.map(spandsp::log::Scope::exit);
         flow
     }
 
-    fn step_inside(&mut self, skip: u64) -> Flow {
-        loop {
-            let wake = match self.handle.events.try_recv() {
-                Ok(event) => Wake::Event(Some(event)),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => Wake::Event(None),
-            };
-            if self.on_wake(wake) == Flow::Stop {
-                return Flow::Stop;
-            }
+    fn step_inside(&mut self, skip: u64, events: bool) -> Flow {
+        if events && self.take_events() == Flow::Stop {
+            return Flow::Stop;
         }
         for wake in self.timers_due() {
             if self.on_wake(wake) == Flow::Stop {
@@ -40,6 +34,20 @@ impl Session {
                 self.on_wake(Wake::Tick(at))
             }
             _ => Flow::Go,
+        }
+    }
+
+    /// Handles every SIP event that has come in.
+    fn take_events(&mut self) -> Flow {
+        loop {
+            let wake = match self.handle.events.try_recv() {
+                Ok(event) => Wake::Event(Some(event)),
+                Err(TryRecvError::Empty) => return Flow::Go,
+                Err(TryRecvError::Disconnected) => Wake::Event(None),
+            };
+            if self.on_wake(wake) == Flow::Stop {
+                return Flow::Stop;
+            }
         }
     }
 
