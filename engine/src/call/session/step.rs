@@ -22,7 +22,7 @@ impl Session {
         if events && self.take_events() == Flow::Stop {
             return Flow::Stop;
         }
-        for wake in self.timers_due() {
+        for wake in self.timers_due(events) {
             if self.on_wake(wake) == Flow::Stop {
                 return Flow::Stop;
             }
@@ -52,7 +52,10 @@ impl Session {
     }
 
     /// The call's timers that have expired, in the order the call task used to see them.
-    fn timers_due(&self) -> Vec<Wake> {
+    /// The cancel signal is read with the events only (`with_cancel`: a doorbell ring or the
+    /// shard's sweep, at least once a second): reading it is a cache miss per call, and a
+    /// cancel can wait a second.
+    fn timers_due(&self, with_cancel: bool) -> Vec<Wake> {
         let now = TokioInstant::now();
         let due = |at: Option<TokioInstant>| at.is_some_and(|at| at <= now);
         let mut wakes = Vec::new();
@@ -65,7 +68,7 @@ impl Session {
         if due(self.hangup_deadline) {
             wakes.push(Wake::HangupTimeout);
         }
-        if self.cancel.as_ref().is_some_and(|rx| *rx.borrow()) {
+        if with_cancel && self.cancel.as_ref().is_some_and(|rx| *rx.borrow()) {
             wakes.push(Wake::Cancelled);
         }
         wakes
