@@ -288,7 +288,7 @@ impl Leg {
                 // out of cache again by the call's next tick, and every line of it costs.
                 let mut heard = [0i16; FRAME_SAMPLES];
                 let real = stream.pop_frame_into(now, &mut heard);
-                if let (Some(d), true) = (&mut self.detector, real) {
+                if let Some(d) = self.detector.as_mut().filter(|_| real) {
                     d.rx(&heard);
                     if let Some(tone) = d.poll() {
                         tones.push(match tone {

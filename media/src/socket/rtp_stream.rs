@@ -54,8 +54,7 @@ impl RtpStream {
     pub fn start(&mut self) -> io::Result<()> {
         if !self.started {
             self.started = true;
-            self.sender.push_audio(&self.silence);
-            self.flush()?;
+            transmit(&mut self.sender, &mut self.socket, &self.silence)?;
         }
         Ok(())
     }
@@ -63,26 +62,7 @@ impl RtpStream {
     /// Packetises outgoing audio and sends every full packet; returns how many were sent.
     pub fn send_audio(&mut self, samples: &[i16]) -> io::Result<usize> {
         self.started = true;
-        let socket = &mut self.socket;
-        let mut sent = 0;
-        let mut failed = None;
-        self.sender.push_audio_with(samples, |datagram| {
-            if failed.is_none() {
-                match socket.send(&datagram) {
-                    Ok(went) => sent += usize::from(went),
-                    Err(e) => failed = Some(e),
-                }
-            }
-        });
-        failed.map_or(Ok(sent), Err)
-    }
-
-    fn flush(&mut self) -> io::Result<usize> {
-        let mut sent = 0;
-        while let Some(datagram) = self.sender.poll_transmit() {
-            sent += usize::from(self.socket.send(&datagram)?);
-        }
-        Ok(sent)
+        transmit(&mut self.sender, &mut self.socket, samples)
     }
 
     /// Waits until datagrams may be ready for [`RtpStream::drain`].
@@ -163,4 +143,24 @@ impl RtpStream {
     pub fn playout_stats(&self) -> PlayoutStats {
         self.playout.stats()
     }
+}
+
+/// Packetises `samples` and sends each datagram as it is made; returns how many went out.
+/// After a socket error the rest of this call's datagrams are dropped (late media is useless).
+fn transmit(
+    sender: &mut RtpSender,
+    socket: &mut MediaSocket,
+    samples: &[i16],
+) -> io::Result<usize> {
+    let mut sent = 0;
+    let mut failed = None;
+    sender.push_audio_with(samples, |datagram| {
+        if failed.is_none() {
+            match socket.send(&datagram) {
+                Ok(went) => sent += usize::from(went),
+                Err(e) => failed = Some(e),
+            }
+        }
+    });
+    failed.map_or(Ok(sent), Err)
 }
