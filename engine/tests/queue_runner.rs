@@ -3,11 +3,13 @@
 //! the far end has not confirmed, and the tracker. Time is a manual clock: back-offs are
 //! stepped over, never waited for.
 
+mod common;
 mod queue_harness;
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use engine::call::{start_media_scheduler, OverloadGuard};
 use engine::queue::{Caps, Limits, Phase};
 use queue_harness::{t0, Script, World, CALLEE};
 use store::{JobStatus, Scope};
@@ -403,5 +405,35 @@ async fn backoff_and_failover_on_postgres() {
     w.clock.advance(MIN);
     q.run_until_idle().await.unwrap();
     assert_eq!(w.dialer.gateways_dialed(), vec!["a", "a", "b"]);
+    assert_eq!(w.job(job.id).await.status, JobStatus::Done);
+}
+
+// One thread, so that blocking it starves the media scheduler for sure.
+#[tokio::test(flavor = "current_thread")]
+async fn no_job_is_claimed_while_the_media_clock_is_late() {
+    let w = World::new(&[("a", 1)]).await;
+    w.dialer.script(
+        "a",
+        [Script::Fax {
+            confirmed: 1,
+            code: 0,
+        }],
+    );
+    let job = w.submit(CALLEE, 1).await;
+    let mut settings = w.settings();
+    settings.overload = Some(OverloadGuard {
+        max_lateness: Duration::from_millis(100),
+        ..OverloadGuard::default()
+    });
+    let q = w.queue(settings, Limits::new(w.caps()));
+    start_media_scheduler(1);
+    // Stands for a process short of CPU: no shard ticks for 400 ms.
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(q.run_one().await.unwrap(), None);
+    assert!(w.dialer.gateways_dialed().is_empty());
+    assert_eq!(w.job(job.id).await.status, JobStatus::Queued);
+
+    common::media_caught_up(Duration::from_millis(100)).await;
+    assert_eq!(q.run_one().await.unwrap(), Some(job.id));
     assert_eq!(w.job(job.id).await.status, JobStatus::Done);
 }

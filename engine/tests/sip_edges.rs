@@ -1,11 +1,16 @@
 //! The agent's edges, over real sockets: a peer registered over TCP is forgotten when its
-//! connection closes, and requests from sources outside the ACL are rate-limited per
-//! source and dropped silently beyond the limit.
+//! connection closes, requests from sources outside the ACL are rate-limited per source and
+//! dropped silently beyond the limit, and INVITEs are refused with 503 while the media clock
+//! runs late.
+
+mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use engine::call::{AgentConfig, PeerAcl, RateLimit, SipAgent};
+use engine::call::{
+    start_media_scheduler, AgentConfig, OverloadGuard, PeerAcl, RateLimit, SipAgent,
+};
 use sip::msg::Uri;
 use sip::registrar::RegistrarConfig;
 use sip::transaction::Transport;
@@ -120,4 +125,82 @@ async fn a_scanner_outside_the_acl_gets_its_burst_answered_and_the_rest_dropped(
         answered += 1;
     }
     assert_eq!(answered, 4, "only the burst is answered");
+}
+
+fn invite(n: usize, to: SocketAddr, me: SocketAddr) -> String {
+    let sdp = format!(
+        "v=0\r\no=- {n} 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        ip = me.ip(),
+        port = 40000 + 2 * n
+    );
+    format!(
+        "INVITE sip:5551234@{to} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKload{n}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:100@{me}>;tag=l{n}\r\n\
+         To: <sip:5551234@{to}>\r\n\
+         Call-ID: load-{n}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:100@{me}>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+/// The first final response (≥ 200) `socket` receives, as text.
+async fn final_response(socket: &UdpSocket) -> String {
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(10), socket.recv_from(&mut buf))
+            .await
+            .expect("a response within 10 s")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !text.starts_with("SIP/2.0 1") {
+            return text;
+        }
+    }
+}
+
+// One thread for everything, so that blocking it starves the media scheduler for sure.
+#[tokio::test(flavor = "current_thread")]
+async fn an_invite_gets_503_while_the_media_clock_is_late_and_is_taken_once_it_caught_up() {
+    let mut cfg = AgentConfig::new(SocketAddr::new(LO, 0));
+    cfg.acl = PeerAcl::parse(["127.0.0.0/8"]).unwrap();
+    cfg.overload = Some(OverloadGuard {
+        max_lateness: Duration::from_millis(100),
+        retry_after: 7,
+    });
+    let (agent, mut incoming) = SipAgent::start(cfg).await.unwrap();
+    start_media_scheduler(1);
+    let peer = UdpSocket::bind(SocketAddr::new(LO, 0)).await.unwrap();
+    let me = peer.local_addr().unwrap();
+
+    peer.send_to(
+        invite(1, agent.local_addr(), me).as_bytes(),
+        agent.local_addr(),
+    )
+    .await
+    .unwrap();
+    // Stands for a process short of CPU: no shard ticks for 400 ms. The INVITE is waiting
+    // in the socket meanwhile, and is the first thing the agent sees afterwards.
+    std::thread::sleep(Duration::from_millis(400));
+    let refused = final_response(&peer).await;
+    assert!(refused.starts_with("SIP/2.0 503"), "{refused}");
+    assert!(refused.contains("Retry-After: 7\r\n"), "{refused}");
+
+    common::media_caught_up(Duration::from_millis(100)).await;
+    peer.send_to(
+        invite(2, agent.local_addr(), me).as_bytes(),
+        agent.local_addr(),
+    )
+    .await
+    .unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+        .await
+        .expect("the second INVITE is offered as a call")
+        .unwrap();
+    assert_eq!(call.handle.call_id(), "load-2");
 }

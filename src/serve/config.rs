@@ -94,6 +94,8 @@ pub struct Config {
     pub media_speed: u32,
     /// Depth of the playout buffer of received G.711 audio.
     pub playout_depth: Duration,
+    /// New calls are refused while the media clock is this late (`None`: never).
+    pub overload: Option<Duration>,
     /// The admin API key, when configured (else generated and kept in the data directory).
     pub admin_api_key: Option<Secret>,
     /// CSI of received faxes (`freeswitch.ident`).
@@ -216,6 +218,7 @@ const KEYS: &[(&str, Key)] = &[
     ("sip.media_ports", Key::Used),
     ("sip.media_speed", Key::Used),
     ("sip.playout_depth_ms", Key::Used),
+    ("sip.overload_ms", Key::Used),
     ("faxing.retry_max_delay", Key::Used),
     ("faxing.resend_unconfirmed_pages", Key::Used),
     ("faxing.use_ecm", Key::Used),
@@ -560,6 +563,18 @@ pub fn load(
         Some(ms @ 20..=1000) => Duration::from_millis(ms),
         Some(ms) => bail!("playout depth {ms} ms is outside 20–1000 ms"),
     };
+    let overload_ms = match env_set("FAXSERVER_OVERLOAD_MS") {
+        Some(s) => Some(s.trim().parse::<u64>().with_context(|| {
+            format!("FAXSERVER_OVERLOAD_MS {s:?} is not a whole number of milliseconds")
+        })?),
+        None => f.uint("sip.overload_ms")?,
+    };
+    let overload = match overload_ms {
+        None => Some(engine::call::OverloadGuard::default().max_lateness),
+        Some(0) => None,
+        Some(ms @ 40..=10_000) => Some(Duration::from_millis(ms)),
+        Some(ms) => bail!("overload threshold {ms} ms is outside 40–10000 ms (0 turns it off)"),
+    };
     let debug_retention_days = match env_set("FAXSERVER_DEBUG_RETENTION_DAYS") {
         Some(s) => s.trim().parse::<u32>().with_context(|| {
             format!("FAXSERVER_DEBUG_RETENTION_DAYS {s:?} is not a whole number of days")
@@ -583,6 +598,7 @@ pub fn load(
         media_ports,
         media_speed,
         playout_depth,
+        overload,
         admin_api_key,
         ident: f.text("freeswitch.ident")?.unwrap_or_default(),
         answer_after: Duration::from_millis(f.uint("faxing.answer_after")?.unwrap_or(0)),
@@ -648,6 +664,7 @@ mod tests {
         assert_eq!(c.sip_listen, "0.0.0.0:5060".parse().unwrap());
         assert_eq!(c.media_ports, (16384, 32767));
         assert_eq!(c.playout_depth, Duration::from_millis(100));
+        assert_eq!(c.overload, Some(Duration::from_millis(300)));
         assert_eq!(c.admin_api_key, None);
         assert_eq!(c.retry_attempts, 3);
         assert_eq!(c.retry_delay, Duration::from_secs(60));
@@ -764,6 +781,7 @@ mod tests {
                 ("FAXSERVER_DATABASE_URL", "postgres://u:p@db/fax"),
                 ("FAXSERVER_MEDIA_PORTS", "20000-20999"),
                 ("FAXSERVER_PLAYOUT_DEPTH_MS", "140"),
+                ("FAXSERVER_OVERLOAD_MS", "0"),
             ]),
         )
         .unwrap();
@@ -774,6 +792,7 @@ mod tests {
         assert_eq!(c.database, Database::Url("postgres://u:p@db/fax".into()));
         assert_eq!(c.media_ports, (20000, 20999));
         assert_eq!(c.playout_depth, Duration::from_millis(140));
+        assert_eq!(c.overload, None, "0 turns the overload guard off");
         assert_eq!(c.spool_dir, PathBuf::from("/var/lib/faxserver/spool"));
         // Secrets stay out of Debug output.
         let dbg = format!("{c:?}");
@@ -818,6 +837,10 @@ mod tests {
             (
                 r#"{"sip": {"playout_depth_ms": 5000}}"#,
                 "playout depth 5000 ms",
+            ),
+            (
+                r#"{"sip": {"overload_ms": 10}}"#,
+                "overload threshold 10 ms",
             ),
             (
                 r#"{"database": {"url": "mysql://x"}}"#,

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use api::AppState;
 use axum::Extension;
-use engine::call::{AgentConfig, FaxOptions, MediaSettings, PeerAcl, SipAgent};
+use engine::call::{
+    start_media_scheduler, AgentConfig, FaxOptions, MediaSettings, OverloadGuard, PeerAcl, SipAgent,
+};
 use engine::events::{EngineEvent, EventBus, Stamped};
 use engine::queue::{
     Caps, Clock, Events, Inbound, InboundSettings, Limits, LivePeers, Queue, QueueParts,
@@ -71,6 +73,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     // may call, so the agent admits every source and the incoming side checks the live list
     // (same 403, same fail2ban line) until the agent can swap its ACL.
     agent_cfg.acl = PeerAcl::any();
+    let overload = cfg.overload.map(|max_lateness| OverloadGuard {
+        max_lateness,
+        ..OverloadGuard::default()
+    });
+    agent_cfg.overload = overload;
+    // Ticking from the start, the media clock's lateness also shows a starved process
+    // before its first call.
+    start_media_scheduler(cfg.media_speed);
     let (agent, incoming) = SipAgent::start(agent_cfg).await.context("starting SIP")?;
     let (lo, hi) = cfg.media_ports;
     let pool = PortPool::new(lo..=hi).map_err(|e| anyhow::anyhow!("media ports: {e}"))?;
@@ -108,6 +118,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
         spool_dir: cfg.spool_dir.clone(),
         policy: cfg.policy.clone(),
         fax: fax.clone(),
+        overload,
         ..QueueSettings::default()
     };
     settings.backoff.base = cfg.retry_delay;

@@ -29,6 +29,7 @@ use super::gateways::{GatewayStates, Gateways, ProbedGateway};
 pub use super::handle::{CallHandle, IncomingCall};
 use super::identity::resolve_source;
 use super::limiter::SourceLimiter;
+use super::media_load::OverloadGuard;
 use super::registry::{RegistrationState, Registry};
 use super::CallError as Error;
 use sip::msg::Uri;
@@ -587,6 +588,20 @@ impl AgentTask {
                 id,
                 status(503),
                 vec![(HeaderName::RetryAfter, retry)],
+            );
+            return;
+        }
+        if let Some(guard) = self.cfg.overload.filter(OverloadGuard::overloaded) {
+            tracing::warn!(
+                late_ms = super::media_lateness().as_millis() as u64,
+                "SIP INVITE from {source} refused with 503: the media clock is behind real time"
+            );
+            let _ = self.dl.reject_with(
+                now,
+                &mut self.tl,
+                id,
+                status(503),
+                vec![(HeaderName::RetryAfter, guard.retry_after.to_string())],
             );
             return;
         }

@@ -10,6 +10,7 @@ use super::acl::PeerAcl;
 use super::dial::NameResolver;
 use super::gateways::{GatewayProbing, ProbedGateway};
 use super::limiter::RateLimit;
+use super::media_load::OverloadGuard;
 use super::registry::OutboundRegistration;
 
 /// How the agent listens and whom it admits.
@@ -31,6 +32,8 @@ pub struct AgentConfig {
     pub real_source_header: Option<String>,
     /// Retry-After of the 503 sent while shutting down, in seconds.
     pub shutdown_retry_after: u32,
+    /// INVITEs get 503 with Retry-After while the media clock is this late (`None`: never).
+    pub overload: Option<OverloadGuard>,
     /// Session timers (RFC 4028) asked for and accepted.
     pub session_timer: SessionTimerConfig,
     /// Take REGISTERs from peers (and send their calls where they registered from).
@@ -61,6 +64,9 @@ impl AgentConfig {
             trusted_proxies: PeerAcl::default(),
             real_source_header: None,
             shutdown_retry_after: 30,
+            // Off for embedders and tests (whose clocks may run faster than real time);
+            // the server turns it on.
+            overload: None,
             session_timer: SessionTimerConfig::default(),
             registrar: None,
             registrations: Vec::new(),

@@ -22,6 +22,7 @@ mod handle;
 mod identity;
 mod leg;
 mod limiter;
+mod media_load;
 mod registry;
 mod report;
 mod session;
@@ -40,6 +41,7 @@ pub use identity::{
     NumberFormat, OutboundCaller,
 };
 pub use limiter::{RateLimit, SourceLimiter};
+pub use media_load::{media_lateness, start_media_scheduler, OverloadGuard};
 pub use registry::{OutboundRegistration, RegistrationState};
 pub use report::{
     CallReport, FaxDirection, FaxSummary, MediaCounters, MediaPhase, PageReport, Party,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::delay::Backoff;
-use crate::call::FaxOptions;
+use crate::call::{FaxOptions, OverloadGuard};
 use crate::policy;
 
 /// The queue's settings (gofaxserver's `faxing.*` keys where they exist).
@@ -32,6 +32,9 @@ pub struct QueueSettings {
     pub policy: policy::Settings,
     /// Base fax options of every call (timers, log level); the policy sets the rest.
     pub fax: FaxOptions,
+    /// No job is claimed while the media clock is this late (`None`: never held back); the
+    /// job stays due, for later or for another node.
+    pub overload: Option<OverloadGuard>,
 }
 
 impl Default for QueueSettings {
@@ -48,6 +51,7 @@ impl Default for QueueSettings {
             spool_dir: std::env::temp_dir(),
             policy: policy::Settings::default(),
             fax: FaxOptions::default(),
+            overload: None,
         }
     }
 }

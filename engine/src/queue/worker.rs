@@ -165,10 +165,17 @@ impl Queue {
     /// Claims one due job and runs it to the end of its attempt in this task; `None` when no
     /// job is due or no channel is free.
     pub async fn run_one(&self) -> store::Result<Option<JobId>> {
+        let s = &self.ctx.settings;
+        if s.overload.is_some_and(|g| g.overloaded()) {
+            tracing::warn!(
+                late_ms = crate::call::media_lateness().as_millis() as u64,
+                "no job claimed: the media clock is behind real time"
+            );
+            return Ok(None);
+        }
         let Some(slot) = self.ctx.limits.try_global_slot() else {
             return Ok(None);
         };
-        let s = &self.ctx.settings;
         let Some(job) = self
             .ctx
             .store

@@ -95,3 +95,16 @@ pub fn parse_pbm(bytes: &[u8]) -> Bitmap {
     let len = w.div_ceil(8) as usize * h as usize;
     Bitmap::from_packed(w, h, bytes[pos + 1..pos + 1 + len].to_vec()).unwrap()
 }
+
+/// Waits until no media scheduler shard of this runtime is more than `max` late, as after a
+/// starved process catches up; fails after 10 s (a failure guard, not a delay).
+pub async fn media_caught_up(max: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while engine::call::media_lateness() > max {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the media shards never caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -158,6 +158,7 @@ mod start;
 mod step;
 mod tick;
 
+pub(crate) use scheduler::{lateness as scheduler_lateness, start as start_scheduler};
 pub(crate) use start::{bind_socket, offers_t38};
 use start::{early_audio, media_config, policy};
 pub use start::{run_incoming, run_outgoing};

@@ -26,6 +26,7 @@ use super::{Flow, Session};
 use crate::call::clock::{catch_up, TICK};
 use crate::call::doorbell::Bell;
 use crate::call::handle::HangupGuard;
+use crate::call::media_load::TickStamp;
 use crate::call::CallReport;
 
 /// Shards per runtime and speed: enough that one shard's turn (its calls' SpanDSP work)
@@ -59,6 +60,7 @@ struct Shard {
     tx: mpsc::UnboundedSender<Entry>,
     load: Arc<AtomicUsize>,
     bell: Bell,
+    stamp: Arc<TickStamp>,
 }
 
 /// The shards of each runtime and media speed. A runtime's shards end with it (tests run
@@ -70,28 +72,64 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Default::default)
 }
 
-fn least_loaded(speed: u32) -> Shard {
+/// The shards of the current runtime for `speed`, started now if they were not yet.
+fn shards_of(map: &mut HashMap<(RuntimeId, u32), Vec<Shard>>, speed: u32) -> &mut Vec<Shard> {
     let runtime = Handle::current();
-    let mut map = registry().lock().unwrap_or_else(|e| e.into_inner());
     map.retain(|_, shards| shards.iter().all(|s| !s.tx.is_closed()));
-    let shards = map.entry((runtime.id(), speed)).or_insert_with(|| {
+    map.entry((runtime.id(), speed)).or_insert_with(|| {
+        let period = TICK / speed.max(1);
         (0..SHARDS)
             .map(|i| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 let load = Arc::new(AtomicUsize::new(0));
                 let bell = Bell::default();
-                runtime.spawn(run_shard(speed, i, rx, load.clone(), bell.clone()));
-                Shard { tx, load, bell }
+                let stamp = Arc::new(TickStamp::new(period));
+                let parts = ShardParts {
+                    load: load.clone(),
+                    bell: bell.clone(),
+                    stamp: stamp.clone(),
+                };
+                runtime.spawn(run_shard(speed, i, rx, parts));
+                Shard {
+                    tx,
+                    load,
+                    bell,
+                    stamp,
+                }
             })
             .collect()
-    });
-    let shard = shards
+    })
+}
+
+fn least_loaded(speed: u32) -> Shard {
+    let mut map = registry().lock().unwrap_or_else(|e| e.into_inner());
+    let shard = shards_of(&mut map, speed)
         .iter()
         .min_by_key(|s| s.load.load(Ordering::Relaxed))
         .cloned()
         .unwrap_or_else(|| unreachable!("SHARDS > 0"));
     shard.load.fetch_add(1, Ordering::Relaxed);
     shard
+}
+
+/// Starts the current runtime's shards for `speed` if they are not running yet.
+pub(crate) fn start(speed: u32) {
+    let mut map = registry().lock().unwrap_or_else(|e| e.into_inner());
+    shards_of(&mut map, speed);
+}
+
+/// How late the latest of the current runtime's shards is at `now` (zero outside a runtime).
+pub(crate) fn lateness(now: std::time::Instant) -> std::time::Duration {
+    let Ok(runtime) = Handle::try_current() else {
+        return std::time::Duration::ZERO;
+    };
+    let map = registry().lock().unwrap_or_else(|e| e.into_inner());
+    map.iter()
+        .filter(|((id, _), _)| *id == runtime.id())
+        .flat_map(|(_, shards)| shards.iter())
+        .map(|s| s.stamp.lateness(now))
+        .max()
+        .unwrap_or_default()
 }
 
 /// Runs `session` on a shard until it stops; gives it back for the call's tail.
@@ -122,13 +160,20 @@ pub(super) async fn drive(session: Session) -> Outcome {
     Err(fallback)
 }
 
+/// What a shard shares with the registry.
+struct ShardParts {
+    load: Arc<AtomicUsize>,
+    bell: Bell,
+    stamp: Arc<TickStamp>,
+}
+
 async fn run_shard(
     speed: u32,
     index: usize,
     mut rx: mpsc::UnboundedReceiver<Entry>,
-    load: Arc<AtomicUsize>,
-    bell: Bell,
+    parts: ShardParts,
 ) {
+    let ShardParts { load, bell, stamp } = parts;
     let period = TICK / speed.max(1);
     let offset = period * u32::try_from(index).unwrap_or(0) / SHARDS as u32;
     let mut interval = tokio::time::interval_at(TokioInstant::now() + offset, period);
@@ -148,6 +193,7 @@ async fn run_shard(
                 None => open = false,
             },
             due = interval.tick() => {
+                stamp.record(due.into_std());
                 let late = TokioInstant::now().saturating_duration_since(due);
                 let behind = (late.as_nanos() / period.as_nanos().max(1)) as u64;
                 let plan = catch_up(behind);

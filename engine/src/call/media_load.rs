@@ -1,0 +1,115 @@
+//! How far the media clock runs behind real time, for admission control: a process whose
+//! scheduler shards are late is short of CPU, and every call it takes on makes every call
+//! it carries later. New calls are then refused (an INVITE gets 503, the queue leaves jobs
+//! for later or for another node) before the calls in progress fail by the overload rule.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The instant tick stamps count from (a process-wide origin: stamps are plain integers so
+/// that readers on other threads need no lock).
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// When a shard's latest tick was due, written by the shard each tick and read by
+/// admission control.
+#[derive(Debug)]
+pub(crate) struct TickStamp {
+    due_ns: AtomicU64,
+    period: Duration,
+}
+
+impl TickStamp {
+    /// A stamp for a shard ticking every `period`, as if it had just ticked now.
+    pub(crate) fn new(period: Duration) -> Self {
+        let stamp = TickStamp {
+            due_ns: AtomicU64::new(0),
+            period,
+        };
+        stamp.record(Instant::now());
+        stamp
+    }
+
+    /// The shard is running the tick that was due at `due`.
+    pub(crate) fn record(&self, due: Instant) {
+        let ns = due.saturating_duration_since(origin()).as_nanos();
+        self.due_ns
+            .store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// How late the shard is at `now`: zero while its next tick is not yet due, else how
+    /// long that tick has been waiting (a shard that stopped ticking keeps getting later).
+    pub(crate) fn lateness(&self, now: Instant) -> Duration {
+        let due = Duration::from_nanos(self.due_ns.load(Ordering::Relaxed));
+        let next = due + self.period;
+        now.saturating_duration_since(origin()).saturating_sub(next)
+    }
+}
+
+/// Refusing new calls while the media clock is late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverloadGuard {
+    /// New calls are refused while some scheduler shard is later than this. Normal jitter
+    /// stays well under 100 ms; a shard more than 1 s late starts dropping media.
+    pub max_lateness: Duration,
+    /// Retry-After of the 503 that refuses an INVITE, in seconds.
+    pub retry_after: u32,
+}
+
+impl Default for OverloadGuard {
+    fn default() -> Self {
+        OverloadGuard {
+            max_lateness: Duration::from_millis(300),
+            retry_after: 5,
+        }
+    }
+}
+
+impl OverloadGuard {
+    /// Whether a new call must be refused now (see [`media_lateness`]).
+    pub fn overloaded(&self) -> bool {
+        media_lateness() > self.max_lateness
+    }
+}
+
+/// How late the latest shard of this tokio runtime's media scheduler is (zero outside a
+/// runtime, or before any shard started: see [`start_media_scheduler`]).
+pub fn media_lateness() -> Duration {
+    super::session::scheduler_lateness(Instant::now())
+}
+
+/// Starts this runtime's media scheduler shards for media `speed` (1 = real time) now rather
+/// than with the first call, so that [`media_lateness`] also sees a starved runtime before
+/// any call ran. Must run inside a tokio runtime.
+pub fn start_media_scheduler(speed: u32) {
+    super::session::start_scheduler(speed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_is_late_only_after_its_next_tick_is_due() {
+        let period = Duration::from_millis(20);
+        let stamp = TickStamp::new(period);
+        let due = Instant::now();
+        stamp.record(due);
+        assert_eq!(stamp.lateness(due), Duration::ZERO);
+        assert_eq!(stamp.lateness(due + period), Duration::ZERO);
+        let late = stamp.lateness(due + period + Duration::from_millis(250));
+        // Stamps keep nanoseconds: only the rounding of `due` itself can differ.
+        assert!(
+            late >= Duration::from_millis(249) && late <= Duration::from_millis(250),
+            "{late:?}"
+        );
+    }
+
+    #[test]
+    fn lateness_is_zero_outside_a_runtime() {
+        assert_eq!(media_lateness(), Duration::ZERO);
+    }
+}
