@@ -16,7 +16,7 @@
 //!
 //! `cargo bench -p engine --bench concurrent_calls [-- --quick] [--mode g711|t38|both]
 //! [--g711-n 50,100] [--t38-n 100,500] [--max-n N] [--budget-min M] [--rate R] [--pages P]
-//! [--ceiling-k K] [--t38-reinvite] [--nice N] [--spool DIR] [--max-rss-mib M] [--perf SECONDS]
+//! [--ceiling-k K] [--t38-reinvite] [--nice N] [--spool DIR] [--max-rss-mib M] [--overload-ms MS] [--perf SECONDS]
 //! [--keep]`.
 //! See BENCHMARKS.md.
 
@@ -88,6 +88,8 @@ struct Options {
     spool: Option<PathBuf>,
     /// Each child stops itself above this RSS.
     max_rss_mib: u64,
+    /// The overload guard's threshold in ms for both processes (0: off, the default).
+    overload_ms: u64,
 }
 
 /// Stops the bench with a message.
@@ -119,6 +121,7 @@ fn parse_options(args: &[String]) -> Options {
         nice: None,
         spool: None,
         max_rss_mib: DEFAULT_MAX_RSS_MIB,
+        overload_ms: 0,
     };
     let mut t38_mode = CallMode::T38Invite;
     let mut only: Option<String> = None;
@@ -156,6 +159,7 @@ fn parse_options(args: &[String]) -> Options {
             "--keep" => o.keep = true,
             "--spool" => o.spool = Some(PathBuf::from(value())),
             "--max-rss-mib" => o.max_rss_mib = number(value()) as u64,
+            "--overload-ms" => o.overload_ms = number(value()) as u64,
             "--nice" => {
                 o.nice = Some(
                     value()
@@ -392,6 +396,7 @@ fn step(ctx: &Context, mode: CallMode, n: usize) -> Result<Row, String> {
         rate,
         pages: ctx.opts.pages,
         max_rss_mib: ctx.opts.max_rss_mib,
+        overload_ms: ctx.opts.overload_ms,
     };
     let mut receiver = spawn_role(ctx, &base)?;
     let mut rx_out = BufReader::new(receiver.stdout.take().ok_or("no receiver stdout")?);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use engine::call::{
     run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob, FaxOptions, MediaSettings,
-    OutgoingCall, PeerAcl, SipAgent, T38Mode, T38Trigger,
+    OutgoingCall, OverloadGuard, PeerAcl, SipAgent, T38Mode, T38Trigger,
 };
 use media::ports::PortPool;
 use serde::{Deserialize, Serialize};
@@ -148,6 +148,10 @@ pub struct RoleArgs {
     pub pages: u32,
     /// The child stops itself when its RSS passes this many MiB.
     pub max_rss_mib: u64,
+    /// The overload guard's threshold in ms (0: off): the receiver answers INVITEs 503 while
+    /// its media clock is this late, and the sender holds new calls back meanwhile, as the
+    /// server's queue does.
+    pub overload_ms: u64,
 }
 
 impl RoleArgs {
@@ -170,6 +174,8 @@ impl RoleArgs {
             self.pages.to_string(),
             "--max-rss-mib".to_owned(),
             self.max_rss_mib.to_string(),
+            "--overload-ms".to_owned(),
+            self.overload_ms.to_string(),
         ];
         if let Some(t) = self.target {
             args.extend(["--target".to_owned(), t.to_string()]);
@@ -205,6 +211,17 @@ impl RoleArgs {
             max_rss_mib: get("--max-rss-mib")?
                 .parse()
                 .map_err(|_| bad("--max-rss-mib"))?,
+            overload_ms: get("--overload-ms")?
+                .parse()
+                .map_err(|_| bad("--overload-ms"))?,
+        })
+    }
+
+    /// The overload guard, if one was asked for.
+    fn overload(&self) -> Option<OverloadGuard> {
+        (self.overload_ms > 0).then(|| OverloadGuard {
+            max_lateness: Duration::from_millis(self.overload_ms),
+            ..OverloadGuard::default()
         })
     }
 }
@@ -466,6 +483,7 @@ async fn receiver(args: &RoleArgs) -> Result<ChildReport, String> {
     let media = media(args)?;
     let mut cfg = AgentConfig::new(SocketAddr::new(LO, 0));
     cfg.acl = PeerAcl::parse(["127.0.0.0/8"]).map_err(|e| e.to_string())?;
+    cfg.overload = args.overload();
     let (agent, mut incoming) = SipAgent::start(cfg).await.map_err(|e| e.to_string())?;
     let meter = Meter::start(args.max_rss_mib);
     let probes = Probes::start();
@@ -521,8 +539,13 @@ async fn sender(args: &RoleArgs) -> Result<ChildReport, String> {
     let period = Duration::from_secs_f64(1.0 / args.rate.max(0.001));
     let start = tokio::time::Instant::now();
     let mut calls = JoinSet::new();
+    let guard = args.overload();
     for i in 0..args.n {
         tokio::time::sleep_until(start + period * i as u32).await;
+        // As the server's queue claims no job while its media clock is late.
+        while guard.is_some_and(|g| g.overloaded()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let call = OutgoingCall::direct(&uri, &format!("555{i:07}"), agent.local_addr())
             .map_err(|e| e.to_string())?;
         let job = FaxJob {
