@@ -430,10 +430,56 @@ async fn no_job_is_claimed_while_the_media_clock_is_late() {
     // Stands for a process short of CPU: no shard ticks for 400 ms.
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(q.run_one().await.unwrap(), None);
+    assert_eq!(q.held_back(), 1);
     assert!(w.dialer.gateways_dialed().is_empty());
     assert_eq!(w.job(job.id).await.status, JobStatus::Queued);
 
     common::media_caught_up(Duration::from_millis(100)).await;
     assert_eq!(q.run_one().await.unwrap(), Some(job.id));
     assert_eq!(w.job(job.id).await.status, JobStatus::Done);
+}
+
+// One thread, so that blocking it starves the media scheduler for sure.
+#[tokio::test(flavor = "current_thread")]
+async fn the_worker_loop_claims_nothing_while_the_media_clock_is_late() {
+    let w = World::new(&[("a", 1)]).await;
+    w.dialer.script(
+        "a",
+        [Script::Fax {
+            confirmed: 1,
+            code: 0,
+        }],
+    );
+    let job = w.submit(CALLEE, 1).await;
+    let mut settings = w.settings();
+    settings.overload = Some(OverloadGuard {
+        max_lateness: Duration::from_millis(100),
+        ..OverloadGuard::default()
+    });
+    let q = w.queue(settings, Limits::new(w.caps()));
+    let runner = tokio::spawn(q.clone().run(Duration::ZERO));
+    start_media_scheduler(1);
+    std::thread::sleep(Duration::from_millis(400));
+    // A failure guard, not a delay: the loop looks at once and finds the clock late.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while q.held_back() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the loop never held back"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(w.dialer.gateways_dialed().is_empty());
+    let j = w.job(job.id).await;
+    assert_eq!(j.status, JobStatus::Queued);
+    assert!(j.lease_owner.is_none(), "not even claimed");
+
+    // Once the shards have caught up, the loop's next look takes the job.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while w.job(job.id).await.status != JobStatus::Done {
+        assert!(tokio::time::Instant::now() < deadline, "the job never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    w.shutdown.stop();
+    runner.await.unwrap();
 }

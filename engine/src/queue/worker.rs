@@ -2,6 +2,7 @@
 //! on shutdown stop claiming, let running calls finish for the grace time, then cancel them
 //! (their jobs are handed back for after the restart).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub(crate) struct Ctx {
     pub(crate) shutdown: Shutdown,
     pub(crate) events: Events,
     jitter: Mutex<u64>,
+    /// Looks for a job skipped because the media clock ran late.
+    held_back: AtomicU64,
 }
 
 impl Ctx {
@@ -103,6 +106,7 @@ impl Queue {
                 shutdown: p.shutdown,
                 events: p.events,
                 jitter: Mutex::new(seed),
+                held_back: AtomicU64::new(0),
             }),
             wake: Arc::new(Notify::new()),
         }
@@ -116,6 +120,12 @@ impl Queue {
     /// The bus and live calls the queue publishes to.
     pub fn events(&self) -> &Events {
         &self.ctx.events
+    }
+
+    /// How often a look for a job was skipped because the media clock ran late (the
+    /// overload guard), since the queue started.
+    pub fn held_back(&self) -> u64 {
+        self.ctx.held_back.load(Ordering::Relaxed)
     }
 
     /// Wakes an idle worker loop (a job was just queued).
@@ -166,11 +176,7 @@ impl Queue {
     /// job is due or no channel is free.
     pub async fn run_one(&self) -> store::Result<Option<JobId>> {
         let s = &self.ctx.settings;
-        if s.overload.is_some_and(|g| g.overloaded()) {
-            tracing::warn!(
-                late_ms = crate::call::media_lateness().as_millis() as u64,
-                "no job claimed: the media clock is behind real time"
-            );
+        if held_back(&self.ctx) {
             return Ok(None);
         }
         let Some(slot) = self.ctx.limits.try_global_slot() else {
@@ -211,10 +217,13 @@ impl Queue {
                 _ = stop.changed() => continue,
             };
             let Some(slot) = slot else { break };
-            let claimed = ctx
-                .store
-                .claim_next_job(&ctx.worker, ctx.settings.lease, ctx.now())
-                .await;
+            let claimed = if held_back(&ctx) {
+                Ok(None)
+            } else {
+                ctx.store
+                    .claim_next_job(&ctx.worker, ctx.settings.lease, ctx.now())
+                    .await
+            };
             match claimed {
                 Ok(Some(job)) => {
                     // Every line logged for this job carries its id, and its call's SIP
@@ -262,4 +271,18 @@ pub async fn drain<T: 'static>(tasks: &mut JoinSet<T>, grace: Duration, shutdown
     }
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
+}
+
+/// Whether no job may be claimed now because the media clock runs late (the overload
+/// guard): the job stays due, for this node later or for another one.
+fn held_back(ctx: &Ctx) -> bool {
+    if !ctx.settings.overload.is_some_and(|g| g.overloaded()) {
+        return false;
+    }
+    ctx.held_back.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(
+        late_ms = crate::call::media_lateness().as_millis() as u64,
+        "no job claimed: the media clock is behind real time"
+    );
+    true
 }
