@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use engine::call::{start_media_scheduler, OverloadGuard};
-use engine::queue::{Caps, Limits, Phase};
+use engine::queue::{Caps, Limits, Phase, Queue};
 use queue_harness::{t0, Script, World, CALLEE};
-use store::{JobStatus, Scope};
+use store::{Job, JobStatus, Scope};
 
 const MIN: Duration = Duration::from_secs(60);
 
@@ -408,9 +408,9 @@ async fn backoff_and_failover_on_postgres() {
     assert_eq!(w.job(job.id).await.status, JobStatus::Done);
 }
 
-// One thread, so that blocking it starves the media scheduler for sure.
-#[tokio::test(flavor = "current_thread")]
-async fn no_job_is_claimed_while_the_media_clock_is_late() {
+/// A world with one 1-page job that succeeds, and a queue whose overload guard holds jobs
+/// back while the media clock is more than 100 ms late.
+async fn guarded_queue() -> (World, Job, Queue) {
     let w = World::new(&[("a", 1)]).await;
     w.dialer.script(
         "a",
@@ -426,6 +426,13 @@ async fn no_job_is_claimed_while_the_media_clock_is_late() {
         ..OverloadGuard::default()
     });
     let q = w.queue(settings, Limits::new(w.caps()));
+    (w, job, q)
+}
+
+// One thread, so that blocking it starves the media scheduler for sure.
+#[tokio::test(flavor = "current_thread")]
+async fn no_job_is_claimed_while_the_media_clock_is_late() {
+    let (w, job, q) = guarded_queue().await;
     start_media_scheduler(1);
     // Stands for a process short of CPU: no shard ticks for 400 ms.
     std::thread::sleep(Duration::from_millis(400));
@@ -442,21 +449,7 @@ async fn no_job_is_claimed_while_the_media_clock_is_late() {
 // One thread, so that blocking it starves the media scheduler for sure.
 #[tokio::test(flavor = "current_thread")]
 async fn the_worker_loop_claims_nothing_while_the_media_clock_is_late() {
-    let w = World::new(&[("a", 1)]).await;
-    w.dialer.script(
-        "a",
-        [Script::Fax {
-            confirmed: 1,
-            code: 0,
-        }],
-    );
-    let job = w.submit(CALLEE, 1).await;
-    let mut settings = w.settings();
-    settings.overload = Some(OverloadGuard {
-        max_lateness: Duration::from_millis(100),
-        ..OverloadGuard::default()
-    });
-    let q = w.queue(settings, Limits::new(w.caps()));
+    let (w, job, q) = guarded_queue().await;
     let runner = tokio::spawn(q.clone().run(Duration::ZERO));
     start_media_scheduler(1);
     std::thread::sleep(Duration::from_millis(400));
