@@ -2,7 +2,9 @@
 //!
 //! `dumpcap` captures on `lo` with a kernel (BPF) filter that passes only media between the two
 //! pools and only to destination ports in every `stride`-th port pair, so a few dozen calls
-//! are captured whatever N is, and the filter's cost stays a few instructions per packet.
+//! are captured whatever N is, and the filter's cost stays a few instructions per packet. The
+//! kernel still clones every packet on `lo` for the capture socket before the filter drops it:
+//! about 4 % of a T.38 sender's CPU in a profile, paid by the calls measured.
 //! On loopback a packet is captured as it is handed to the device, inside the sender's
 //! `sendto`, so capture times are send times: scheduling delay on the sending side shows,
 //! network delay does not exist.
