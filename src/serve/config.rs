@@ -552,24 +552,21 @@ pub fn load(
     let media_speed = u32_of("sip.media_speed", f.uint("sip.media_speed")?)?
         .unwrap_or(1)
         .max(1);
-    let playout_depth_ms = match env_set("FAXSERVER_PLAYOUT_DEPTH_MS") {
-        Some(s) => Some(s.trim().parse::<u64>().with_context(|| {
-            format!("FAXSERVER_PLAYOUT_DEPTH_MS {s:?} is not a whole number of milliseconds")
-        })?),
-        None => f.uint("sip.playout_depth_ms")?,
+    // A number of milliseconds from the environment, else from the file.
+    let millis = |var: &str, key: &str| -> anyhow::Result<Option<u64>> {
+        match env_set(var) {
+            Some(s) => Ok(Some(s.trim().parse::<u64>().with_context(|| {
+                format!("{var} {s:?} is not a whole number of milliseconds")
+            })?)),
+            None => f.uint(key),
+        }
     };
-    let playout_depth = match playout_depth_ms {
+    let playout_depth = match millis("FAXSERVER_PLAYOUT_DEPTH_MS", "sip.playout_depth_ms")? {
         None => engine::call::DEFAULT_PLAYOUT_DEPTH,
         Some(ms @ 20..=1000) => Duration::from_millis(ms),
         Some(ms) => bail!("playout depth {ms} ms is outside 20–1000 ms"),
     };
-    let overload_ms = match env_set("FAXSERVER_OVERLOAD_MS") {
-        Some(s) => Some(s.trim().parse::<u64>().with_context(|| {
-            format!("FAXSERVER_OVERLOAD_MS {s:?} is not a whole number of milliseconds")
-        })?),
-        None => f.uint("sip.overload_ms")?,
-    };
-    let overload = match overload_ms {
+    let overload = match millis("FAXSERVER_OVERLOAD_MS", "sip.overload_ms")? {
         None => Some(engine::call::OverloadGuard::default().max_lateness),
         Some(0) => None,
         Some(ms @ 40..=10_000) => Some(Duration::from_millis(ms)),

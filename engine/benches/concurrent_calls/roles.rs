@@ -543,7 +543,7 @@ async fn sender(args: &RoleArgs) -> Result<ChildReport, String> {
     for i in 0..args.n {
         tokio::time::sleep_until(start + period * i as u32).await;
         // As the server's queue claims no job while its media clock is late.
-        while guard.is_some_and(|g| g.overloaded()) {
+        while guard.and_then(|g| g.overloaded()).is_some() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let call = OutgoingCall::direct(&uri, &format!("555{i:07}"), agent.local_addr())

@@ -29,7 +29,6 @@ use super::gateways::{GatewayStates, Gateways, ProbedGateway};
 pub use super::handle::{CallHandle, IncomingCall};
 use super::identity::resolve_source;
 use super::limiter::SourceLimiter;
-use super::media_load::OverloadGuard;
 use super::registry::{RegistrationState, Registry};
 use super::CallError as Error;
 use sip::msg::Uri;
@@ -591,9 +590,13 @@ impl AgentTask {
             );
             return;
         }
-        if let Some(guard) = self.cfg.overload.filter(OverloadGuard::overloaded) {
+        if let Some((guard, late)) = self
+            .cfg
+            .overload
+            .and_then(|g| g.overloaded().map(|late| (g, late)))
+        {
             tracing::warn!(
-                late_ms = super::media_lateness().as_millis() as u64,
+                late_ms = late.as_millis() as u64,
                 "SIP INVITE from {source} refused with 503: the media clock is behind real time"
             );
             let _ = self.dl.reject_with(

@@ -69,9 +69,10 @@ impl Default for OverloadGuard {
 }
 
 impl OverloadGuard {
-    /// Whether a new call must be refused now (see [`media_lateness`]).
-    pub fn overloaded(&self) -> bool {
-        media_lateness() > self.max_lateness
+    /// How late the media clock is, if that is late enough to refuse a new call now (see
+    /// [`media_lateness`]).
+    pub fn overloaded(&self) -> Option<Duration> {
+        Some(media_lateness()).filter(|late| *late > self.max_lateness)
     }
 }
 

@@ -276,12 +276,12 @@ pub async fn drain<T: 'static>(tasks: &mut JoinSet<T>, grace: Duration, shutdown
 /// Whether no job may be claimed now because the media clock runs late (the overload
 /// guard): the job stays due, for this node later or for another one.
 fn held_back(ctx: &Ctx) -> bool {
-    if !ctx.settings.overload.is_some_and(|g| g.overloaded()) {
+    let Some(late) = ctx.settings.overload.and_then(|g| g.overloaded()) else {
         return false;
-    }
+    };
     ctx.held_back.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(
-        late_ms = crate::call::media_lateness().as_millis() as u64,
+        late_ms = late.as_millis() as u64,
         "no job claimed: the media clock is behind real time"
     );
     true
