@@ -90,7 +90,14 @@ async fn a_pbx_registers_to_us_and_our_fax_goes_where_it_registered_from() {
         pbx.local_addr(),
         "calls go where the REGISTER came from"
     );
-    let states = pbx.registrations().await;
+    // The registrar binds before its 200 reaches the PBX: wait for the PBX to have read it
+    // (a failure guard, not a delay).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut states = pbx.registrations().await;
+    while !states[0].registered && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        states = pbx.registrations().await;
+    }
     assert!(states[0].registered, "{states:?}");
 
     let tiff = common::charts_tiff(&common::itu_charts(1));
