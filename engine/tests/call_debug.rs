@@ -117,6 +117,16 @@ fn assert_ladders(ends: &Ends, extra: &[&str]) {
         assert!(m.unix_ms > 1_600_000_000_000);
     }
     assert!(tx.sip.windows(2).all(|w| w[0].unix_ms <= w[1].unix_ms));
+    // A received message is kept as it arrived, not as our parser would write it again (the
+    // receiving transport stamps `received`/`rport` into the top Via of every request).
+    for (sent, got) in tx.sip.iter().zip(&rx.sip) {
+        assert_eq!(
+            sent.text,
+            got.text,
+            "{} as sent and as received",
+            start_line(sent)
+        );
+    }
 }
 
 /// Whether a trace line holds `needle`, spacing aside (SpanDSP pads `Tx:  DCS`).

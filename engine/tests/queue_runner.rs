@@ -9,7 +9,7 @@ mod queue_harness;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use engine::call::{start_media_scheduler, OverloadGuard};
+use engine::call::{overload_counts, start_media_scheduler, OverloadGuard};
 use engine::queue::{Caps, Limits, Phase, Queue};
 use queue_harness::{t0, Script, World, CALLEE};
 use store::{Job, JobStatus, Scope};
@@ -436,8 +436,13 @@ async fn no_job_is_claimed_while_the_media_clock_is_late() {
     start_media_scheduler(1);
     // Stands for a process short of CPU: no shard ticks for 400 ms.
     std::thread::sleep(Duration::from_millis(400));
+    let skipped_before = overload_counts().claims_skipped;
     assert_eq!(q.run_one().await.unwrap(), None);
     assert_eq!(q.held_back(), 1);
+    assert!(
+        overload_counts().claims_skipped > skipped_before,
+        "the skipped claim is counted for /metrics"
+    );
     assert!(w.dialer.gateways_dialed().is_empty());
     assert_eq!(w.job(job.id).await.status, JobStatus::Queued);
 

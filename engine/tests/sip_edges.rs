@@ -9,7 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use engine::call::{
-    start_media_scheduler, AgentConfig, OverloadGuard, PeerAcl, RateLimit, SipAgent,
+    overload_counts, start_media_scheduler, AgentConfig, OverloadGuard, PeerAcl, RateLimit,
+    SipAgent,
 };
 use sip::msg::Uri;
 use sip::registrar::RegistrarConfig;
@@ -175,6 +176,8 @@ async fn an_invite_gets_503_while_the_media_clock_is_late_and_is_taken_once_it_c
     });
     let (agent, mut incoming) = SipAgent::start(cfg).await.unwrap();
     start_media_scheduler(1);
+    // Process-wide: other tests of this binary may add to it meanwhile, never take away.
+    let refused_before = overload_counts().invites_refused;
     let peer = UdpSocket::bind(SocketAddr::new(LO, 0)).await.unwrap();
     let me = peer.local_addr().unwrap();
 
@@ -190,6 +193,10 @@ async fn an_invite_gets_503_while_the_media_clock_is_late_and_is_taken_once_it_c
     let refused = final_response(&peer).await;
     assert!(refused.starts_with("SIP/2.0 503"), "{refused}");
     assert!(refused.contains("Retry-After: 7\r\n"), "{refused}");
+    assert!(
+        overload_counts().invites_refused > refused_before,
+        "the refusal is counted for /metrics"
+    );
 
     common::media_caught_up(Duration::from_millis(100)).await;
     peer.send_to(

@@ -297,7 +297,7 @@ impl AgentTask {
                     Some(TransportEvent::Message(inc)) => {
                         let now = Instant::now();
                         if self.admitted(&inc.message, inc.peer.addr.ip(), now) {
-                            self.taps.received(&inc.message, &inc.peer);
+                            self.taps.received(&inc.message, &inc.raw, &inc.peer);
                             self.tl.handle_message(now, inc.message, inc.peer);
                         }
                     }
@@ -599,6 +599,7 @@ impl AgentTask {
                 late_ms = late.as_millis() as u64,
                 "SIP INVITE from {source} refused with 503: the media clock is behind real time"
             );
+            super::media_load::count_refused_invite();
             let _ = self.dl.reject_with(
                 now,
                 &mut self.tl,

@@ -119,12 +119,12 @@ pub(crate) struct SipTap {
 }
 
 impl SipTap {
-    fn record(&self, sent: bool, peer: &Peer, message: &Message) {
-        self.push(sent, peer, message);
+    fn record(&self, sent: bool, peer: &Peer, bytes: &[u8]) {
+        self.push(sent, peer, bytes);
         self.grew.notify_waiters();
     }
 
-    fn push(&self, sent: bool, peer: &Peer, message: &Message) {
+    fn push(&self, sent: bool, peer: &Peer, bytes: &[u8]) {
         let Ok(mut ladder) = self.ladder.lock() else {
             return;
         };
@@ -137,7 +137,7 @@ impl SipTap {
             sent,
             peer: peer.addr.to_string(),
             transport: transport_name(peer.transport).to_owned(),
-            text: String::from_utf8_lossy(&message.to_bytes()).into_owned(),
+            text: String::from_utf8_lossy(bytes).into_owned(),
         });
     }
 
@@ -190,14 +190,15 @@ impl SipTaps {
         self.by_call_id.remove(call_id);
     }
 
-    /// Records a message we received. An initial INVITE opens a tap at once, because the
-    /// answers to it (100 Trying) may leave before the call exists.
-    pub(crate) fn received(&mut self, message: &Message, peer: &Peer) {
+    /// Records a message we received, `raw` being its bytes as they arrived. An initial INVITE
+    /// opens a tap at once, because the answers to it (100 Trying) may leave before the call
+    /// exists.
+    pub(crate) fn received(&mut self, message: &Message, raw: &[u8], peer: &Peer) {
         let Some(call_id) = call_id_of(message) else {
             return;
         };
         if let Some(tap) = self.by_call_id.get(call_id) {
-            tap.record(false, peer, message);
+            tap.record(false, peer, raw);
             return;
         }
         if let Message::Request(req) = message {
@@ -205,7 +206,7 @@ impl SipTaps {
                 req.method == Method::Invite && req.headers.to().is_ok_and(|to| to.tag().is_none());
             if initial {
                 let tap = SipTap::default();
-                tap.record(false, peer, message);
+                tap.record(false, peer, raw);
                 self.by_call_id.insert(call_id.to_owned(), tap);
                 self.fresh = Some(call_id.to_owned());
             }
@@ -215,7 +216,8 @@ impl SipTaps {
     /// Records a message we sent (or tried to) to `peer`.
     pub(crate) fn sent(&self, message: &Message, peer: &Peer) {
         if let Some(tap) = call_id_of(message).and_then(|id| self.by_call_id.get(id)) {
-            tap.record(true, peer, message);
+            // What we send is exactly this serialisation.
+            tap.record(true, peer, &message.to_bytes());
         }
     }
 
@@ -259,13 +261,22 @@ fn unix_ms() -> i64 {
 mod tests {
     use super::*;
 
-    fn msg(start: &str, to_tag: &str, cseq: &str) -> Message {
-        let text = format!(
+    fn text(start: &str, to_tag: &str, cseq: &str) -> String {
+        format!(
             "{start}\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx\r\n\
              From: <sip:a@192.0.2.1>;tag=f\r\nTo: <sip:b@192.0.2.2>{to_tag}\r\n\
              Call-ID: c1\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
-        );
-        sip::msg::parse_datagram(text.as_bytes()).unwrap()
+        )
+    }
+
+    fn msg(start: &str, to_tag: &str, cseq: &str) -> Message {
+        sip::msg::parse_datagram(text(start, to_tag, cseq).as_bytes()).unwrap()
+    }
+
+    /// Hands `taps` a received message as it came off the wire.
+    fn receive(taps: &mut SipTaps, start: &str, to_tag: &str, cseq: &str) {
+        let raw = text(start, to_tag, cseq);
+        taps.received(&msg(start, to_tag, cseq), raw.as_bytes(), &peer());
     }
 
     fn peer() -> Peer {
@@ -278,28 +289,19 @@ mod tests {
     #[test]
     fn an_initial_invite_no_call_takes_is_dropped() {
         let mut taps = SipTaps::default();
-        taps.received(
-            &msg("INVITE sip:b@192.0.2.2 SIP/2.0", "", "1 INVITE"),
-            &peer(),
-        );
+        receive(&mut taps, "INVITE sip:b@192.0.2.2 SIP/2.0", "", "1 INVITE");
         assert_eq!(taps.len(), 1);
         taps.settle();
         assert_eq!(taps.len(), 0);
         // An in-dialog request of an unknown call opens nothing.
-        taps.received(
-            &msg("BYE sip:b@192.0.2.2 SIP/2.0", ";tag=t", "2 BYE"),
-            &peer(),
-        );
+        receive(&mut taps, "BYE sip:b@192.0.2.2 SIP/2.0", ";tag=t", "2 BYE");
         assert_eq!(taps.len(), 0);
     }
 
     #[test]
     fn a_call_keeps_the_invite_that_arrived_before_it() {
         let mut taps = SipTaps::default();
-        taps.received(
-            &msg("INVITE sip:b@192.0.2.2 SIP/2.0", "", "1 INVITE"),
-            &peer(),
-        );
+        receive(&mut taps, "INVITE sip:b@192.0.2.2 SIP/2.0", "", "1 INVITE");
         let tap = taps.open("c1");
         taps.settle();
         taps.sent(&msg("SIP/2.0 180 Ringing", ";tag=t", "1 INVITE"), &peer());
@@ -322,6 +324,28 @@ mod tests {
         assert_eq!(taps.len(), 0);
     }
 
+    #[test]
+    fn the_ladder_shows_a_received_message_as_it_arrived() {
+        // Compact header names, odd spacing and lower-case names: a re-serialisation would
+        // tidy all three and hide what the peer sent.
+        let wire =
+            "INVITE sip:b@192.0.2.2 SIP/2.0\r\nv: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx\r\n\
+                    f:<sip:a@192.0.2.1>;tag=f\r\nt:   <sip:b@192.0.2.2>\r\ni: c1\r\n\
+                    cseq: 1 INVITE\r\nl: 0\r\n\r\n";
+        let message = sip::msg::parse_datagram(wire.as_bytes()).unwrap();
+        assert_ne!(
+            message.to_bytes(),
+            wire.as_bytes(),
+            "the test needs a message that re-serialises differently"
+        );
+        let mut taps = SipTaps::default();
+        taps.received(&message, wire.as_bytes(), &peer());
+        let tap = taps.open("c1");
+        let (ladder, _) = tap.snapshot();
+        assert_eq!(ladder.len(), 1);
+        assert_eq!(ladder[0].text, wire);
+    }
+
     #[tokio::test]
     async fn settled_waits_for_the_answer_to_our_bye() {
         let mut taps = SipTaps::default();
@@ -335,7 +359,7 @@ mod tests {
             let tap = tap.clone();
             async move { tap.settled(Duration::from_secs(30)).await }
         });
-        taps.received(&msg("SIP/2.0 200 OK", ";tag=t", "2 BYE"), &peer());
+        receive(&mut taps, "SIP/2.0 200 OK", ";tag=t", "2 BYE");
         waiting.await.unwrap();
         assert!(!tap.ladder.lock().unwrap().awaits_answer());
         assert_eq!(tap.snapshot().0.len(), 2);

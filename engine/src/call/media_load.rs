@@ -76,6 +76,37 @@ impl OverloadGuard {
     }
 }
 
+/// What the overload guard turned away since the process started (all runtimes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OverloadCounts {
+    /// INVITEs answered 503 because the media clock was late.
+    pub invites_refused: u64,
+    /// Times a queue worker claimed no job because the media clock was late.
+    pub claims_skipped: u64,
+}
+
+static INVITES_REFUSED: AtomicU64 = AtomicU64::new(0);
+static CLAIMS_SKIPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The guard's refusals so far, for metrics: a node that sheds calls should say so, not
+/// only log it.
+pub fn overload_counts() -> OverloadCounts {
+    OverloadCounts {
+        invites_refused: INVITES_REFUSED.load(Ordering::Relaxed),
+        claims_skipped: CLAIMS_SKIPPED.load(Ordering::Relaxed),
+    }
+}
+
+/// The agent refused an INVITE for overload.
+pub(crate) fn count_refused_invite() {
+    INVITES_REFUSED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A queue worker skipped a claim for overload.
+pub(crate) fn count_skipped_claim() {
+    CLAIMS_SKIPPED.fetch_add(1, Ordering::Relaxed);
+}
+
 /// How late the latest shard of this tokio runtime's media scheduler is (zero outside a
 /// runtime, or before any shard started: see [`start_media_scheduler`]).
 pub fn media_lateness() -> Duration {

@@ -22,7 +22,7 @@ mod handle;
 mod identity;
 mod leg;
 mod limiter;
-mod media_load;
+pub(crate) mod media_load;
 mod registry;
 mod report;
 mod session;
@@ -41,7 +41,9 @@ pub use identity::{
     NumberFormat, OutboundCaller,
 };
 pub use limiter::{RateLimit, SourceLimiter};
-pub use media_load::{media_lateness, start_media_scheduler, OverloadGuard};
+pub use media_load::{
+    media_lateness, overload_counts, start_media_scheduler, OverloadCounts, OverloadGuard,
+};
 pub use registry::{OutboundRegistration, RegistrationState};
 pub use report::{
     CallReport, FaxDirection, FaxSummary, MediaCounters, MediaPhase, PageReport, Party,

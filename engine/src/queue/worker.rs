@@ -280,6 +280,7 @@ fn held_back(ctx: &Ctx) -> bool {
         return false;
     };
     ctx.held_back.fetch_add(1, Ordering::Relaxed);
+    crate::call::media_load::count_skipped_claim();
     tracing::warn!(
         late_ms = late.as_millis() as u64,
         "no job claimed: the media clock is behind real time"

@@ -137,6 +137,11 @@ impl Metrics {
         render::gateways(&mut e, &figures);
         render::store(&mut e, queue, deliveries, self.inner.clock.now());
         render::sip(&mut e, &sip::stats::Counters::global().snapshot());
+        render::load(
+            &mut e,
+            engine::call::media_lateness(),
+            engine::call::overload_counts(),
+        );
         e.finish()
     }
 }

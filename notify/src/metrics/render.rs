@@ -1,6 +1,7 @@
 //! Writes every metric family; the names are listed in README.md's observability table.
 
 use chrono::{DateTime, Utc};
+use engine::call::OverloadCounts;
 use sip::stats::TransactionCount;
 use store::{DeliveryFailures, QueueStats};
 
@@ -239,4 +240,26 @@ pub fn sip(e: &mut Exposition, counts: &[TransactionCount]) {
             c.count as f64,
         );
     }
+}
+
+/// How late the media clock runs, and what the overload guard turned away.
+pub fn load(e: &mut Exposition, lateness: std::time::Duration, counts: OverloadCounts) {
+    e.single(
+        "faxserver_media_clock_lateness_seconds",
+        Kind::Gauge,
+        "How far the latest media scheduler shard is behind real time (CPU shortage).",
+        lateness.as_secs_f64(),
+    );
+    e.single(
+        "faxserver_overload_invites_refused_total",
+        Kind::Counter,
+        "INVITEs answered 503 because the media clock was late (overload guard).",
+        counts.invites_refused as f64,
+    );
+    e.single(
+        "faxserver_overload_claims_skipped_total",
+        Kind::Counter,
+        "Queue polls that claimed no job because the media clock was late (overload guard).",
+        counts.claims_skipped as f64,
+    );
 }

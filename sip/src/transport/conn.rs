@@ -58,11 +58,11 @@ pub(crate) async fn run(
                             shared.stats.pongs_received.fetch_add(1, Ordering::Relaxed);
                             ka.on_pong(std::time::Instant::now());
                         }
-                        Ok(Some(StreamItem::Message(mut message))) => {
+                        Ok(Some(StreamItem::Message { mut message, raw })) => {
                             if let Message::Request(r) = &mut message {
                                 via_fixup(r, remote);
                             }
-                            if shared.incoming.send(Incoming { message, peer }).is_err() {
+                            if shared.incoming.send(Incoming { message, peer, raw }).is_err() {
                                 break 'conn;
                             }
                         }

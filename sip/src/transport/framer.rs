@@ -11,7 +11,12 @@ use crate::msg::{parse_stream, Framed, Message};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamItem {
     /// A whole SIP message.
-    Message(Message),
+    Message {
+        /// The message.
+        message: Message,
+        /// Its bytes as received, without the CRLFs that may precede it.
+        raw: Vec<u8>,
+    },
     /// A CRLFCRLF keep-alive ping: answer with [`PONG`].
     Ping,
     /// A CRLF pong to a ping we sent.
@@ -74,8 +79,13 @@ impl StreamFramer {
         match parse_stream(&self.buf)? {
             Framed::Incomplete => Ok(None),
             Framed::Complete { message, consumed } => {
-                self.buf.drain(..consumed.min(self.buf.len()));
-                Ok(Some(StreamItem::Message(message)))
+                let taken: Vec<u8> = self.buf.drain(..consumed.min(self.buf.len())).collect();
+                let start = taken
+                    .iter()
+                    .position(|b| !matches!(b, b'\r' | b'\n'))
+                    .unwrap_or(taken.len());
+                let raw = taken.get(start..).unwrap_or_default().to_vec();
+                Ok(Some(StreamItem::Message { message, raw }))
             }
         }
     }
@@ -108,7 +118,9 @@ mod tests {
             items.extend(drain(&mut f));
         }
         assert_eq!(items.len(), 2);
-        assert!(matches!(&items[0], StreamItem::Message(m) if m.body() == b"body"));
+        assert!(
+            matches!(&items[0], StreamItem::Message { message, raw } if message.body() == b"body" && raw == MSG.as_bytes())
+        );
         assert_eq!(f.buffered(), 0);
     }
 

@@ -57,6 +57,9 @@ pub struct Incoming {
     pub message: Message,
     /// Where it came from, on which transport.
     pub peer: Peer,
+    /// The message's bytes as they arrived (before the Via stamp), for debug ladders: a
+    /// re-serialised message would hide what a peer got wrong.
+    pub raw: Vec<u8>,
 }
 
 /// What [`SipTransport::next_event`] yields.
@@ -429,7 +432,12 @@ async fn udp_loop(sock: Arc<UdpSocket>, shared: Arc<Shared>, mut shutdown: watch
             addr: from,
             transport: Transport::Udp,
         };
-        if shared.incoming.send(Incoming { message, peer }).is_err() {
+        let raw = data.to_vec();
+        if shared
+            .incoming
+            .send(Incoming { message, peer, raw })
+            .is_err()
+        {
             return;
         }
     }
