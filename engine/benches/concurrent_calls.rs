@@ -16,7 +16,7 @@
 //!
 //! `cargo bench -p engine --bench concurrent_calls [-- --quick] [--mode g711|t38|both]
 //! [--g711-n 50,100] [--t38-n 100,500] [--max-n N] [--budget-min M] [--rate R] [--pages P]
-//! [--ceiling-k K] [--t38-reinvite] [--nice N] [--spool DIR] [--max-rss-mib M] [--overload-ms MS] [--perf SECONDS]
+//! [--ceiling-k K] [--t38-reinvite] [--nice N] [--spool DIR] [--max-rss-mib M] [--overload-ms MS] [--min-idle-cpu PCT] [--perf SECONDS]
 //! [--keep]`.
 //! See BENCHMARKS.md.
 
@@ -90,6 +90,7 @@ struct Options {
     max_rss_mib: u64,
     /// The overload guard's threshold in ms for both processes (0: off, the default).
     overload_ms: u64,
+    min_idle_cpu: u8,
 }
 
 /// Stops the bench with a message.
@@ -122,6 +123,7 @@ fn parse_options(args: &[String]) -> Options {
         spool: None,
         max_rss_mib: DEFAULT_MAX_RSS_MIB,
         overload_ms: 0,
+        min_idle_cpu: 0,
     };
     let mut t38_mode = CallMode::T38Invite;
     let mut only: Option<String> = None;
@@ -160,6 +162,7 @@ fn parse_options(args: &[String]) -> Options {
             "--spool" => o.spool = Some(PathBuf::from(value())),
             "--max-rss-mib" => o.max_rss_mib = number(value()) as u64,
             "--overload-ms" => o.overload_ms = number(value()) as u64,
+            "--min-idle-cpu" => o.min_idle_cpu = (number(value()) as u64).min(99) as u8,
             "--nice" => {
                 o.nice = Some(
                     value()
@@ -397,6 +400,7 @@ fn step(ctx: &Context, mode: CallMode, n: usize) -> Result<Row, String> {
         pages: ctx.opts.pages,
         max_rss_mib: ctx.opts.max_rss_mib,
         overload_ms: ctx.opts.overload_ms,
+        min_idle_cpu: ctx.opts.min_idle_cpu,
     };
     let mut receiver = spawn_role(ctx, &base)?;
     let mut rx_out = BufReader::new(receiver.stdout.take().ok_or("no receiver stdout")?);

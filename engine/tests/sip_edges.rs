@@ -8,6 +8,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use engine::call::cpu_idle::report_host_cpu_idle;
 use engine::call::{
     overload_counts, start_media_scheduler, AgentConfig, OverloadGuard, PeerAcl, RateLimit,
     SipAgent,
@@ -165,6 +166,48 @@ async fn final_response(socket: &UdpSocket) -> String {
     }
 }
 
+// The idle reading is process-wide: no other test of this binary sets a CPU floor, so only
+// this one looks at it.
+#[tokio::test]
+async fn an_invite_gets_503_while_the_host_cpu_is_too_busy_and_is_taken_once_it_is_not() {
+    let mut cfg = AgentConfig::new(SocketAddr::new(LO, 0));
+    cfg.acl = PeerAcl::parse(["127.0.0.0/8"]).unwrap();
+    cfg.overload = Some(OverloadGuard {
+        max_lateness: Duration::MAX,
+        retry_after: 9,
+        min_idle_percent: 10,
+    });
+    let (agent, mut incoming) = SipAgent::start(cfg).await.unwrap();
+    let peer = UdpSocket::bind(SocketAddr::new(LO, 0)).await.unwrap();
+    let me = peer.local_addr().unwrap();
+
+    report_host_cpu_idle(0.04);
+    let refused_before = overload_counts().invites_refused;
+    peer.send_to(
+        invite(1, agent.local_addr(), me).as_bytes(),
+        agent.local_addr(),
+    )
+    .await
+    .unwrap();
+    let refused = final_response(&peer).await;
+    assert!(refused.starts_with("SIP/2.0 503"), "{refused}");
+    assert!(refused.contains("Retry-After: 9\r\n"), "{refused}");
+    assert!(overload_counts().invites_refused > refused_before);
+
+    report_host_cpu_idle(0.35);
+    peer.send_to(
+        invite(2, agent.local_addr(), me).as_bytes(),
+        agent.local_addr(),
+    )
+    .await
+    .unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+        .await
+        .expect("the second INVITE is offered as a call")
+        .unwrap();
+    assert_eq!(call.handle.call_id(), "load-2");
+}
+
 // One thread for everything, so that blocking it starves the media scheduler for sure.
 #[tokio::test(flavor = "current_thread")]
 async fn an_invite_gets_503_while_the_media_clock_is_late_and_is_taken_once_it_caught_up() {
@@ -173,6 +216,7 @@ async fn an_invite_gets_503_while_the_media_clock_is_late_and_is_taken_once_it_c
     cfg.overload = Some(OverloadGuard {
         max_lateness: Duration::from_millis(100),
         retry_after: 7,
+        ..OverloadGuard::default()
     });
     let (agent, mut incoming) = SipAgent::start(cfg).await.unwrap();
     start_media_scheduler(1);

@@ -235,6 +235,8 @@ async fn scrape_shows_calls_faxes_gateways_queue_deliveries_and_sip() {
         r#"faxserver_gateway_answer_seizure_ratio{gateway="carrier-b"}"#,
         r#"faxserver_gateway_t38_fallback_ratio{gateway="standby"}"#,
         r#"faxserver_gateway_up{gateway="carrier-b"}"#,
+        // Measured only under sip.min_idle_cpu.
+        "faxserver_host_cpu_idle_ratio",
     ] {
         assert!(!m.contains_key(absent), "{absent} should be absent");
     }

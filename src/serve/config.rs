@@ -96,6 +96,8 @@ pub struct Config {
     pub playout_depth: Duration,
     /// New calls are refused while the media clock is this late (`None`: never).
     pub overload: Option<Duration>,
+    /// New calls are refused while the host's idle CPU is below this many per cent (0: never).
+    pub min_idle_cpu: u8,
     /// The admin API key, when configured (else generated and kept in the data directory).
     pub admin_api_key: Option<Secret>,
     /// CSI of received faxes (`freeswitch.ident`).
@@ -219,6 +221,7 @@ const KEYS: &[(&str, Key)] = &[
     ("sip.media_speed", Key::Used),
     ("sip.playout_depth_ms", Key::Used),
     ("sip.overload_ms", Key::Used),
+    ("sip.min_idle_cpu", Key::Used),
     ("faxing.retry_max_delay", Key::Used),
     ("faxing.resend_unconfirmed_pages", Key::Used),
     ("faxing.use_ecm", Key::Used),
@@ -572,6 +575,16 @@ pub fn load(
         Some(ms @ 40..=10_000) => Some(Duration::from_millis(ms)),
         Some(ms) => bail!("overload threshold {ms} ms is outside 40–10000 ms (0 turns it off)"),
     };
+    let min_idle_cpu = match env_set("FAXSERVER_MIN_IDLE_CPU") {
+        Some(s) => Some(s.trim().parse::<u64>().with_context(|| {
+            format!("FAXSERVER_MIN_IDLE_CPU {s:?} is not a whole number of per cent")
+        })?),
+        None => f.uint("sip.min_idle_cpu")?,
+    };
+    let min_idle_cpu = match min_idle_cpu.unwrap_or(0) {
+        pct @ 0..=99 => pct as u8,
+        pct => bail!("minimum idle CPU {pct} % is outside 0–99 % (0 turns it off)"),
+    };
     let debug_retention_days = match env_set("FAXSERVER_DEBUG_RETENTION_DAYS") {
         Some(s) => s.trim().parse::<u32>().with_context(|| {
             format!("FAXSERVER_DEBUG_RETENTION_DAYS {s:?} is not a whole number of days")
@@ -596,6 +609,7 @@ pub fn load(
         media_speed,
         playout_depth,
         overload,
+        min_idle_cpu,
         admin_api_key,
         ident: f.text("freeswitch.ident")?.unwrap_or_default(),
         answer_after: Duration::from_millis(f.uint("faxing.answer_after")?.unwrap_or(0)),
@@ -662,6 +676,7 @@ mod tests {
         assert_eq!(c.media_ports, (16384, 32767));
         assert_eq!(c.playout_depth, Duration::from_millis(100));
         assert_eq!(c.overload, Some(Duration::from_millis(300)));
+        assert_eq!(c.min_idle_cpu, 0, "no CPU floor unless asked for");
         assert_eq!(c.admin_api_key, None);
         assert_eq!(c.retry_attempts, 3);
         assert_eq!(c.retry_delay, Duration::from_secs(60));
@@ -779,6 +794,7 @@ mod tests {
                 ("FAXSERVER_MEDIA_PORTS", "20000-20999"),
                 ("FAXSERVER_PLAYOUT_DEPTH_MS", "140"),
                 ("FAXSERVER_OVERLOAD_MS", "0"),
+                ("FAXSERVER_MIN_IDLE_CPU", "15"),
             ]),
         )
         .unwrap();
@@ -790,6 +806,7 @@ mod tests {
         assert_eq!(c.media_ports, (20000, 20999));
         assert_eq!(c.playout_depth, Duration::from_millis(140));
         assert_eq!(c.overload, None, "0 turns the overload guard off");
+        assert_eq!(c.min_idle_cpu, 15);
         assert_eq!(c.spool_dir, PathBuf::from("/var/lib/faxserver/spool"));
         // Secrets stay out of Debug output.
         let dbg = format!("{c:?}");
@@ -838,6 +855,10 @@ mod tests {
             (
                 r#"{"sip": {"overload_ms": 10}}"#,
                 "overload threshold 10 ms",
+            ),
+            (
+                r#"{"sip": {"min_idle_cpu": 100}}"#,
+                "minimum idle CPU 100 %",
             ),
             (
                 r#"{"database": {"url": "mysql://x"}}"#,

@@ -14,12 +14,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use api::AppState;
 use axum::Extension;
 use engine::call::{
-    start_media_scheduler, AgentConfig, FaxOptions, MediaSettings, OverloadGuard, PeerAcl, SipAgent,
+    cpu_idle::spawn_host_cpu_sampler, start_media_scheduler, AgentConfig, FaxOptions,
+    MediaSettings, OverloadGuard, PeerAcl, SipAgent,
 };
 use engine::events::{EngineEvent, EventBus, Stamped};
 use engine::queue::{
@@ -75,13 +77,18 @@ pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     agent_cfg.acl = PeerAcl::any();
     // The guard protects calls with real-time peers; a media clock sped up for tests has
     // none, and a loaded test machine would only see its calls refused.
-    let overload = cfg
-        .overload
-        .filter(|_| cfg.media_speed == 1)
-        .map(|max_lateness| OverloadGuard {
-            max_lateness,
+    let overload = match (cfg.overload, cfg.min_idle_cpu) {
+        (None, 0) => None,
+        (late, min_idle_percent) => Some(OverloadGuard {
+            max_lateness: late.unwrap_or(Duration::MAX),
+            min_idle_percent,
             ..OverloadGuard::default()
-        });
+        }),
+    }
+    .filter(|_| cfg.media_speed == 1);
+    if overload.is_some_and(|g| g.min_idle_percent > 0) {
+        spawn_host_cpu_sampler(Duration::from_secs(1));
+    }
     agent_cfg.overload = overload;
     // Ticking from the start, the media clock's lateness also shows a starved process
     // before its first call.

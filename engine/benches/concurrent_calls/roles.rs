@@ -14,8 +14,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use engine::call::{
-    run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob, FaxOptions, MediaSettings,
-    OutgoingCall, OverloadGuard, PeerAcl, SipAgent, T38Mode, T38Trigger,
+    cpu_idle::spawn_host_cpu_sampler, run_incoming, run_outgoing, AgentConfig, CallReport, FaxJob,
+    FaxOptions, MediaSettings, OutgoingCall, OverloadGuard, PeerAcl, SipAgent, T38Mode, T38Trigger,
 };
 use media::ports::PortPool;
 use serde::{Deserialize, Serialize};
@@ -152,6 +152,8 @@ pub struct RoleArgs {
     /// its media clock is this late, and the sender holds new calls back meanwhile, as the
     /// server's queue does.
     pub overload_ms: u64,
+    /// The guard's floor on the host's idle CPU in per cent (0: off), as `sip.min_idle_cpu`.
+    pub min_idle_cpu: u8,
 }
 
 impl RoleArgs {
@@ -176,6 +178,8 @@ impl RoleArgs {
             self.max_rss_mib.to_string(),
             "--overload-ms".to_owned(),
             self.overload_ms.to_string(),
+            "--min-idle-cpu".to_owned(),
+            self.min_idle_cpu.to_string(),
         ];
         if let Some(t) = self.target {
             args.extend(["--target".to_owned(), t.to_string()]);
@@ -214,13 +218,20 @@ impl RoleArgs {
             overload_ms: get("--overload-ms")?
                 .parse()
                 .map_err(|_| bad("--overload-ms"))?,
+            min_idle_cpu: get("--min-idle-cpu")?
+                .parse()
+                .map_err(|_| bad("--min-idle-cpu"))?,
         })
     }
 
     /// The overload guard, if one was asked for.
     fn overload(&self) -> Option<OverloadGuard> {
-        (self.overload_ms > 0).then(|| OverloadGuard {
-            max_lateness: Duration::from_millis(self.overload_ms),
+        (self.overload_ms > 0 || self.min_idle_cpu > 0).then(|| OverloadGuard {
+            max_lateness: match self.overload_ms {
+                0 => Duration::MAX,
+                ms => Duration::from_millis(ms),
+            },
+            min_idle_percent: self.min_idle_cpu,
             ..OverloadGuard::default()
         })
     }
@@ -474,6 +485,10 @@ pub fn run(args: &[String]) -> ! {
 }
 
 fn media(args: &RoleArgs) -> Result<MediaSettings, String> {
+    if args.min_idle_cpu > 0 {
+        // As the server does when `sip.min_idle_cpu` is set.
+        spawn_host_cpu_sampler(Duration::from_secs(1));
+    }
     let pool = PortPool::new(args.ports.clone()).map_err(|e| e.to_string())?;
     Ok(MediaSettings::new(Arc::new(pool), LO))
 }

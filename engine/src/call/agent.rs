@@ -590,15 +590,12 @@ impl AgentTask {
             );
             return;
         }
-        if let Some((guard, late)) = self
+        if let Some((guard, why)) = self
             .cfg
             .overload
-            .and_then(|g| g.overloaded().map(|late| (g, late)))
+            .and_then(|g| g.overloaded().map(|why| (g, why)))
         {
-            tracing::warn!(
-                late_ms = late.as_millis() as u64,
-                "SIP INVITE from {source} refused with 503: the media clock is behind real time"
-            );
+            tracing::warn!("SIP INVITE from {source} refused with 503: {why}");
             super::media_load::count_refused_invite();
             let _ = self.dl.reject_with(
                 now,

@@ -49,7 +49,8 @@ impl TickStamp {
     }
 }
 
-/// Refusing new calls while the media clock is late.
+/// Refusing new calls while the media clock is late, or (if set) while the host's idle CPU
+/// is below a floor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverloadGuard {
     /// New calls are refused while some scheduler shard is later than this. Normal jitter
@@ -57,6 +58,9 @@ pub struct OverloadGuard {
     pub max_lateness: Duration,
     /// Retry-After of the 503 that refuses an INVITE, in seconds.
     pub retry_after: u32,
+    /// New calls are also refused while the host's idle CPU is below this many per cent
+    /// (0: never; see [`super::cpu_idle`]). Unlike lateness, this acts before the CPU runs out.
+    pub min_idle_percent: u8,
 }
 
 impl Default for OverloadGuard {
@@ -64,24 +68,62 @@ impl Default for OverloadGuard {
         OverloadGuard {
             max_lateness: Duration::from_millis(300),
             retry_after: 5,
+            min_idle_percent: 0,
+        }
+    }
+}
+
+/// Why the guard refuses a new call now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Overload {
+    /// The media clock runs this late.
+    Late(Duration),
+    /// The host's idle CPU share (0.0–1.0) is below the floor.
+    Busy {
+        /// The idle share measured.
+        idle: f64,
+    },
+}
+
+impl std::fmt::Display for Overload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overload::Late(late) => write!(
+                f,
+                "the media clock is {} ms behind real time",
+                late.as_millis()
+            ),
+            Overload::Busy { idle } => {
+                write!(f, "the host's CPU is {:.0} % idle", idle * 100.0)
+            }
         }
     }
 }
 
 impl OverloadGuard {
-    /// How late the media clock is, if that is late enough to refuse a new call now (see
-    /// [`media_lateness`]).
-    pub fn overloaded(&self) -> Option<Duration> {
-        Some(media_lateness()).filter(|late| *late > self.max_lateness)
+    /// Why a new call must be refused now, if it must (see [`media_lateness`] and
+    /// [`super::cpu_idle::host_cpu_idle`]).
+    pub fn overloaded(&self) -> Option<Overload> {
+        self.judge(media_lateness(), super::cpu_idle::host_cpu_idle())
+    }
+
+    /// The rule itself, for a lateness and an idle share (unknown idle never refuses).
+    pub fn judge(&self, lateness: Duration, idle: Option<f64>) -> Option<Overload> {
+        if lateness > self.max_lateness {
+            return Some(Overload::Late(lateness));
+        }
+        let floor = f64::from(self.min_idle_percent) / 100.0;
+        idle.filter(|share| *share < floor)
+            .map(|idle| Overload::Busy { idle })
     }
 }
 
 /// What the overload guard turned away since the process started (all runtimes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OverloadCounts {
-    /// INVITEs answered 503 because the media clock was late.
+    /// INVITEs answered 503 by the guard.
     pub invites_refused: u64,
-    /// Times a queue worker claimed no job because the media clock was late.
+    /// Times a queue worker claimed no job because of the guard.
     pub claims_skipped: u64,
 }
 
@@ -137,6 +179,45 @@ mod tests {
         assert!(
             late >= Duration::from_millis(249) && late <= Duration::from_millis(250),
             "{late:?}"
+        );
+    }
+
+    #[test]
+    fn the_guard_refuses_for_lateness_or_too_little_idle_cpu() {
+        let ms = Duration::from_millis;
+        let guard = OverloadGuard {
+            max_lateness: ms(300),
+            retry_after: 5,
+            min_idle_percent: 10,
+        };
+        assert_eq!(guard.judge(ms(20), Some(0.5)), None);
+        assert_eq!(
+            guard.judge(ms(301), Some(0.5)),
+            Some(Overload::Late(ms(301)))
+        );
+        assert_eq!(
+            guard.judge(ms(20), Some(0.09)),
+            Some(Overload::Busy { idle: 0.09 })
+        );
+        assert_eq!(
+            guard.judge(ms(20), Some(0.10)),
+            None,
+            "the floor itself passes"
+        );
+        assert_eq!(guard.judge(ms(20), None), None, "no reading never refuses");
+        let off = OverloadGuard::default();
+        assert_eq!(
+            off.judge(ms(20), Some(0.0)),
+            None,
+            "0 % turns the floor off"
+        );
+        assert_eq!(
+            Overload::Busy { idle: 0.042 }.to_string(),
+            "the host's CPU is 4 % idle"
+        );
+        assert_eq!(
+            Overload::Late(ms(1250)).to_string(),
+            "the media clock is 1250 ms behind real time"
         );
     }
 

@@ -14,6 +14,7 @@ mod agent_config;
 pub mod bridge;
 mod clock;
 mod config;
+pub mod cpu_idle;
 pub mod debug;
 mod dial;
 mod doorbell;
@@ -42,7 +43,7 @@ pub use identity::{
 };
 pub use limiter::{RateLimit, SourceLimiter};
 pub use media_load::{
-    media_lateness, overload_counts, start_media_scheduler, OverloadCounts, OverloadGuard,
+    media_lateness, overload_counts, start_media_scheduler, Overload, OverloadCounts, OverloadGuard,
 };
 pub use registry::{OutboundRegistration, RegistrationState};
 pub use report::{

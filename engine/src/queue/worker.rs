@@ -273,17 +273,14 @@ pub async fn drain<T: 'static>(tasks: &mut JoinSet<T>, grace: Duration, shutdown
     while tasks.join_next().await.is_some() {}
 }
 
-/// Whether no job may be claimed now because the media clock runs late (the overload
-/// guard): the job stays due, for this node later or for another one.
+/// Whether no job may be claimed now because the overload guard says so (media clock late,
+/// or too little idle CPU): the job stays due, for this node later or for another one.
 fn held_back(ctx: &Ctx) -> bool {
-    let Some(late) = ctx.settings.overload.and_then(|g| g.overloaded()) else {
+    let Some(why) = ctx.settings.overload.and_then(|g| g.overloaded()) else {
         return false;
     };
     ctx.held_back.fetch_add(1, Ordering::Relaxed);
     crate::call::media_load::count_skipped_claim();
-    tracing::warn!(
-        late_ms = late.as_millis() as u64,
-        "no job claimed: the media clock is behind real time"
-    );
+    tracing::warn!("no job claimed: {why}");
     true
 }

@@ -140,6 +140,7 @@ impl Metrics {
         render::load(
             &mut e,
             engine::call::media_lateness(),
+            engine::call::cpu_idle::host_cpu_idle(),
             engine::call::overload_counts(),
         );
         e.finish()

@@ -243,23 +243,69 @@ pub fn sip(e: &mut Exposition, counts: &[TransactionCount]) {
 }
 
 /// How late the media clock runs, and what the overload guard turned away.
-pub fn load(e: &mut Exposition, lateness: std::time::Duration, counts: OverloadCounts) {
+pub fn load(
+    e: &mut Exposition,
+    lateness: std::time::Duration,
+    idle: Option<f64>,
+    counts: OverloadCounts,
+) {
     e.single(
         "faxserver_media_clock_lateness_seconds",
         Kind::Gauge,
         "How far the latest media scheduler shard is behind real time (CPU shortage).",
         lateness.as_secs_f64(),
     );
+    // Only measured when sip.min_idle_cpu asks for it: no line rather than a made-up value.
+    if let Some(idle) = idle {
+        e.single(
+            "faxserver_host_cpu_idle_ratio",
+            Kind::Gauge,
+            "Share of the host's CPU time idle over the last second (sip.min_idle_cpu).",
+            idle,
+        );
+    }
     e.single(
         "faxserver_overload_invites_refused_total",
         Kind::Counter,
-        "INVITEs answered 503 because the media clock was late (overload guard).",
+        "INVITEs answered 503 by the overload guard (media clock late, or CPU too busy).",
         counts.invites_refused as f64,
     );
     e.single(
         "faxserver_overload_claims_skipped_total",
         Kind::Counter,
-        "Queue polls that claimed no job because the media clock was late (overload guard).",
+        "Queue polls that claimed no job because of the overload guard.",
         counts.claims_skipped as f64,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_share_is_a_line_only_when_measured() {
+        let counts = OverloadCounts {
+            invites_refused: 3,
+            claims_skipped: 1,
+        };
+        let mut e = Exposition::default();
+        load(
+            &mut e,
+            std::time::Duration::from_millis(250),
+            Some(0.125),
+            counts,
+        );
+        let text = e.finish();
+        for line in [
+            "faxserver_media_clock_lateness_seconds 0.25",
+            "faxserver_host_cpu_idle_ratio 0.125",
+            "faxserver_overload_invites_refused_total 3",
+            "faxserver_overload_claims_skipped_total 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        let mut e = Exposition::default();
+        load(&mut e, std::time::Duration::ZERO, None, counts);
+        assert!(!e.finish().contains("faxserver_host_cpu_idle_ratio"));
+    }
 }
