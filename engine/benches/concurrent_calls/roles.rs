@@ -552,15 +552,19 @@ async fn sender(args: &RoleArgs) -> Result<ChildReport, String> {
     spawn_progress("sender", meter.active.clone(), done.clone(), args.n);
     let uri = format!("sip:5551234@{target}");
     let period = Duration::from_secs_f64(1.0 / args.rate.max(0.001));
-    let start = tokio::time::Instant::now();
+    let mut start = tokio::time::Instant::now();
     let mut calls = JoinSet::new();
     let guard = args.overload();
     for i in 0..args.n {
         tokio::time::sleep_until(start + period * i as u32).await;
-        // As the server's queue claims no job while its media clock is late.
+        // As the server's queue claims no job while the guard says so; the ramp then resumes
+        // at its rate (as the queue's per-gateway call rate would), not with a burst of every
+        // call held back, which would only make the far end refuse them.
+        let held = tokio::time::Instant::now();
         while guard.and_then(|g| g.overloaded()).is_some() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        start += held.elapsed();
         let call = OutgoingCall::direct(&uri, &format!("555{i:07}"), agent.local_addr())
             .map_err(|e| e.to_string())?;
         let job = FaxJob {
