@@ -490,6 +490,14 @@ fn print_step(row: &Row) {
         rx.call_seconds.0,
         rx.call_seconds.1
     );
+    if tx.refused > 0 {
+        // Refused calls never started, so they are not failures of calls in progress.
+        eprintln!(
+            "    refused with 503 by the receiver's overload guard: {}; failed after admission: {}",
+            tx.refused,
+            tx.calls.saturating_sub(tx.successes + tx.refused)
+        );
+    }
     eprintln!(
         "    receiver: {:.1} CPU s over {:.0} s wall ({:.2} cores), {:.3} ms per channel-s = {:.2}× raw {:.3}",
         rx.cpu_seconds,

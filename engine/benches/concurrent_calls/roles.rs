@@ -102,6 +102,10 @@ pub struct ChildReport {
     pub calls: usize,
     /// Calls that succeeded with every page over the intended media.
     pub successes: usize,
+    /// Calls refused before answer with 503 (the far end's overload guard): the server's
+    /// queue would place them again later.
+    #[serde(default)]
+    pub refused: usize,
     /// A few failed calls' summaries.
     pub failures: Vec<String>,
     /// Most calls in progress at once.
@@ -394,6 +398,8 @@ fn tally(report: &mut ChildReport, mode: CallMode, pages: u32, call: &CallReport
     let pages_done = call.fax.as_ref().map_or(0, |f| f.pages);
     if call.is_success() && pages_done == pages && mode.media_ok(call) {
         report.successes += 1;
+    } else if !call.answered && call.sip_status == Some(503) {
+        report.refused += 1;
     } else if report.failures.len() < FAILURES_KEPT {
         let media: Vec<&str> = call.media.iter().map(|m| m.media.as_str()).collect();
         // What the media path did to the call: late or lost packets point at scheduling,
