@@ -555,15 +555,16 @@ pub fn load(
     let media_speed = u32_of("sip.media_speed", f.uint("sip.media_speed")?)?
         .unwrap_or(1)
         .max(1);
-    // A number of milliseconds from the environment, else from the file.
-    let millis = |var: &str, key: &str| -> anyhow::Result<Option<u64>> {
+    // A whole number of `unit` from the environment, else from the file.
+    let whole = |var: &str, key: &str, unit: &str| -> anyhow::Result<Option<u64>> {
         match env_set(var) {
             Some(s) => Ok(Some(s.trim().parse::<u64>().with_context(|| {
-                format!("{var} {s:?} is not a whole number of milliseconds")
+                format!("{var} {s:?} is not a whole number of {unit}")
             })?)),
             None => f.uint(key),
         }
     };
+    let millis = |var: &str, key: &str| whole(var, key, "milliseconds");
     let playout_depth = match millis("FAXSERVER_PLAYOUT_DEPTH_MS", "sip.playout_depth_ms")? {
         None => engine::call::DEFAULT_PLAYOUT_DEPTH,
         Some(ms @ 20..=1000) => Duration::from_millis(ms),
@@ -575,16 +576,11 @@ pub fn load(
         Some(ms @ 40..=10_000) => Some(Duration::from_millis(ms)),
         Some(ms) => bail!("overload threshold {ms} ms is outside 40–10000 ms (0 turns it off)"),
     };
-    let min_idle_cpu = match env_set("FAXSERVER_MIN_IDLE_CPU") {
-        Some(s) => Some(s.trim().parse::<u64>().with_context(|| {
-            format!("FAXSERVER_MIN_IDLE_CPU {s:?} is not a whole number of per cent")
-        })?),
-        None => f.uint("sip.min_idle_cpu")?,
-    };
-    let min_idle_cpu = match min_idle_cpu.unwrap_or(0) {
-        pct @ 0..=99 => pct as u8,
-        pct => bail!("minimum idle CPU {pct} % is outside 0–99 % (0 turns it off)"),
-    };
+    let min_idle_cpu =
+        match whole("FAXSERVER_MIN_IDLE_CPU", "sip.min_idle_cpu", "per cent")?.unwrap_or(0) {
+            pct @ 0..=99 => pct as u8,
+            pct => bail!("minimum idle CPU {pct} % is outside 0–99 % (0 turns it off)"),
+        };
     let debug_retention_days = match env_set("FAXSERVER_DEBUG_RETENTION_DAYS") {
         Some(s) => s.trim().parse::<u32>().with_context(|| {
             format!("FAXSERVER_DEBUG_RETENTION_DAYS {s:?} is not a whole number of days")

@@ -468,6 +468,10 @@ pub fn run(args: &[String]) -> ! {
         .build()
         .expect("starting the runtime");
     let report = runtime.block_on(async {
+        if args.min_idle_cpu > 0 {
+            // As the server does when `sip.min_idle_cpu` is set.
+            spawn_host_cpu_sampler(Duration::from_secs(1));
+        }
         match args.role.as_str() {
             "receiver" => receiver(&args).await,
             "sender" => sender(&args).await,
@@ -491,10 +495,6 @@ pub fn run(args: &[String]) -> ! {
 }
 
 fn media(args: &RoleArgs) -> Result<MediaSettings, String> {
-    if args.min_idle_cpu > 0 {
-        // As the server does when `sip.min_idle_cpu` is set.
-        spawn_host_cpu_sampler(Duration::from_secs(1));
-    }
     let pool = PortPool::new(args.ports.clone()).map_err(|e| e.to_string())?;
     Ok(MediaSettings::new(Arc::new(pool), LO))
 }

@@ -23,7 +23,7 @@ mod handle;
 mod identity;
 mod leg;
 mod limiter;
-pub(crate) mod media_load;
+mod media_load;
 mod registry;
 mod report;
 mod session;
@@ -42,6 +42,7 @@ pub use identity::{
     NumberFormat, OutboundCaller,
 };
 pub use limiter::{RateLimit, SourceLimiter};
+pub(crate) use media_load::count_skipped_claim;
 pub use media_load::{
     media_lateness, overload_counts, start_media_scheduler, Overload, OverloadCounts, OverloadGuard,
 };

@@ -280,7 +280,7 @@ fn held_back(ctx: &Ctx) -> bool {
         return false;
     };
     ctx.held_back.fetch_add(1, Ordering::Relaxed);
-    crate::call::media_load::count_skipped_claim();
+    crate::call::count_skipped_claim();
     tracing::warn!("no job claimed: {why}");
     true
 }

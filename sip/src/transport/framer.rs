@@ -79,12 +79,13 @@ impl StreamFramer {
         match parse_stream(&self.buf)? {
             Framed::Incomplete => Ok(None),
             Framed::Complete { message, consumed } => {
-                let taken: Vec<u8> = self.buf.drain(..consumed.min(self.buf.len())).collect();
+                let taken = self.buf.get(..consumed).unwrap_or(&self.buf);
                 let start = taken
                     .iter()
                     .position(|b| !matches!(b, b'\r' | b'\n'))
                     .unwrap_or(taken.len());
                 let raw = taken.get(start..).unwrap_or_default().to_vec();
+                self.buf.drain(..consumed.min(self.buf.len()));
                 Ok(Some(StreamItem::Message { message, raw }))
             }
         }
@@ -122,6 +123,17 @@ mod tests {
             matches!(&items[0], StreamItem::Message { message, raw } if message.body() == b"body" && raw == MSG.as_bytes())
         );
         assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn raw_bytes_leave_out_the_line_breaks_before_a_message() {
+        let mut f = StreamFramer::new();
+        f.push(format!("\r\n{MSG}").as_bytes());
+        let items = drain(&mut f);
+        assert!(
+            matches!(&items[..], [StreamItem::Message { raw, .. }] if raw == MSG.as_bytes()),
+            "{items:?}"
+        );
     }
 
     #[test]
