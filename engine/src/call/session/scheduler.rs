@@ -8,7 +8,8 @@
 //! tail (waiting for the last SIP answers, the report). Shards start their ticks at
 //! offsets spread over the 20 ms, so calls' packets do not all leave at once. SIP events
 //! and the call's timers are taken on its tick: at most 20 ms late, which neither SIP nor
-//! T.30 notices.
+//! T.30 notices. T.38 calls take their ticks two at a time, every other shard tick (see
+//! [`T38_TICKS_PER_STEP`]); audio calls one at a time.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
@@ -39,6 +40,15 @@ const SHARDS: usize = 16;
 /// a ring and a call joining its shard can cross, and nothing must wait for ever.
 const SWEEP_TICKS: u64 = 50;
 
+/// A T.38 call runs its media ticks two at a time, every other shard tick. At two thousand
+/// calls every call's memory (SpanDSP's ~90 KB, the session, the socket, the UDPTL windows)
+/// is out of cache by its next tick, and those misses cost more than the work the tick does;
+/// the second tick of a pair finds it all warm. T.38 does not notice: UDPTL carries no
+/// timestamps, SpanDSP paces its data in 30 ms chunks that already go out on a 20 ms grid,
+/// and every T.38 peer holds a jitter buffer far longer than 20 ms. Audio keeps one tick per
+/// 20 ms: the far end plays it out frame by frame.
+const T38_TICKS_PER_STEP: u64 = 2;
+
 /// What a shard gives back: the session when it stopped, or the report of a call that
 /// panicked.
 type Outcome = Result<Session, CallReport>;
@@ -49,6 +59,8 @@ struct Entry {
     watched: Option<RawFd>,
     /// It has had a tick on the shard (the first one takes whatever events came before).
     joined: bool,
+    /// What it owes the shard's clock since its last step (see [`T38_TICKS_PER_STEP`]).
+    owed: Debt,
     /// The report as the call began, for a call that panics (its session is dropped).
     fallback: CallReport,
     guard: HangupGuard,
@@ -145,6 +157,7 @@ pub(super) async fn drive(session: Session) -> Outcome {
         session,
         watched: None,
         joined: false,
+        owed: Debt::default(),
         fallback: fallback.clone(),
         guard: shard_guard,
         done,
@@ -299,6 +312,26 @@ impl Readiness {
     }
 }
 
+/// What a call owes the shard's clock: the ticks that passed since its last step, the ticks
+/// the shard dropped meanwhile, and whether the doorbell rang.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Debt {
+    ticks: u64,
+    skip: u64,
+    events: bool,
+}
+
+impl Debt {
+    /// One shard tick passed, after `skip` dropped ones, with `events` rung: what to run now,
+    /// or nothing while fewer than `per_step` ticks are owed.
+    fn tick(&mut self, skip: u64, events: bool, per_step: u64) -> Option<Debt> {
+        self.ticks += 1;
+        self.skip += skip;
+        self.events |= events;
+        (self.ticks >= per_step).then(|| std::mem::take(self))
+    }
+}
+
 /// One tick of every call; those that stop (or panic) leave with their outcome. Calls are
 /// stepped where they lie: an entry is a few KB, and moving every one into a new vector
 /// each tick was the largest single cost of a T.38 call in the profile.
@@ -306,9 +339,28 @@ fn step_all(calls: &mut Vec<Entry>, skip: u64, readiness: &Readiness, events: bo
     let mut i = 0;
     while let Some(entry) = calls.get_mut(i) {
         readiness.prepare(entry);
+        let per_step = if entry.session.media_is_t38() {
+            T38_TICKS_PER_STEP
+        } else {
+            1
+        };
         let events = events || !entry.joined;
+        let Some(due) = entry.owed.tick(skip, events, per_step) else {
+            i += 1;
+            continue;
+        };
         entry.joined = true;
-        match catch_unwind(AssertUnwindSafe(|| entry.session.step(skip, events))) {
+        let run = |session: &mut Session| {
+            let mut flow = session.step(due.skip, due.events);
+            for _ in 1..due.ticks {
+                if flow == Flow::Stop {
+                    break;
+                }
+                flow = session.step(0, false);
+            }
+            flow
+        };
+        match catch_unwind(AssertUnwindSafe(|| run(&mut entry.session))) {
             Ok(Flow::Go) => i += 1,
             Ok(Flow::Stop) => {
                 let mut entry = calls.swap_remove(i);
@@ -329,5 +381,49 @@ fn step_all(calls: &mut Vec<Entry>, skip: u64, readiness: &Readiness, events: bo
                 let _ = entry.done.send(Err(report));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Debt;
+
+    fn due(ticks: u64, skip: u64, events: bool) -> Option<Debt> {
+        Some(Debt {
+            ticks,
+            skip,
+            events,
+        })
+    }
+
+    #[test]
+    fn audio_steps_every_tick_and_t38_every_other_with_nothing_lost() {
+        let mut audio = Debt::default();
+        assert_eq!(audio.tick(0, false, 1), due(1, 0, false));
+        assert_eq!(audio.tick(3, true, 1), due(1, 3, true));
+
+        // (skip, events rung) per shard tick, and what a T.38 call runs on each.
+        let table = [
+            ((0, false), None),
+            ((0, false), due(2, 0, false)),
+            // A ring or dropped ticks on a tick sat out reach the next step.
+            ((0, true), None),
+            ((0, false), due(2, 0, true)),
+            ((4, false), None),
+            ((1, false), due(2, 5, false)),
+        ];
+        let mut t38 = Debt::default();
+        for (i, ((skip, events), want)) in table.into_iter().enumerate() {
+            assert_eq!(t38.tick(skip, events, 2), want, "shard tick {i}");
+        }
+    }
+
+    #[test]
+    fn a_call_leaving_t38_mid_pair_runs_the_tick_it_owes() {
+        let mut debt = Debt::default();
+        assert_eq!(debt.tick(0, false, 2), None);
+        // Back on audio: the owed tick and this one, then one at a time.
+        assert_eq!(debt.tick(0, false, 1), due(2, 0, false));
+        assert_eq!(debt.tick(0, false, 1), due(1, 0, false));
     }
 }
