@@ -6,12 +6,15 @@
 //! the calls in progress still fit.
 //!
 //! The reading is host-wide (`/proc/stat`), as FreeSWITCH's: other processes' load counts,
-//! which is the point on a shared host. Under a container CPU quota it overstates what is
-//! left; embedders that measure otherwise report their own figure with
-//! [`report_host_cpu_idle`].
+//! which is the point on a shared host. Under a container's CPU quota the share left of the
+//! quota counts too, whichever is smaller (see [`super::cpu_quota`]); embedders that measure
+//! otherwise report their own figure with [`report_host_cpu_idle`].
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use super::cpu_quota::{idle_under_quota, QuotaLevel};
 
 /// Cumulative CPU time of the host, from the aggregate `cpu` line of `/proc/stat` (clock
 /// ticks summed over all CPUs).
@@ -76,37 +79,90 @@ pub fn host_cpu_idle() -> Option<f64> {
     (permille != UNKNOWN).then(|| f64::from(permille) / 1000.0)
 }
 
-/// Reads `/proc/stat` every `every` and reports the idle share over each interval, until the
-/// runtime ends. Where `/proc/stat` cannot be read the reading stays unknown, and the guard
-/// ignores it (said once in the log). Must run inside a tokio runtime.
+/// Reads `/proc/stat` and the quotas of the process's cgroups (see [`super::cpu_quota`])
+/// every `every`, and reports the smallest idle share over each interval, until the runtime
+/// ends. Where neither can be read the reading stays unknown, and the guard ignores it (said
+/// once in the log). Must run inside a tokio runtime.
 pub fn spawn_host_cpu_sampler(every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let read = || {
-            std::fs::read_to_string("/proc/stat")
-                .ok()
-                .as_deref()
-                .and_then(parse_proc_stat)
-        };
-        let Some(mut last) = read() else {
+        let self_cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let mut sampler = IdleSampler::new(Path::new("/sys/fs/cgroup"), &self_cgroup);
+        if sampler.host.is_none() && sampler.quotas.is_empty() {
             tracing::warn!("/proc/stat unreadable: sip.min_idle_cpu has no effect");
             return;
-        };
+        }
+        if let Some(cpus) = sampler.quotas.iter().map(|q| q.level.cpus).reduce(f64::min) {
+            tracing::info!("CPU quota of {cpus:.2} CPUs: the idle-CPU floor counts against it");
+        }
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
             ticker.tick().await;
-            match read() {
-                Some(now) => {
-                    if let Some(share) = idle_between(last, now) {
-                        report_host_cpu_idle(share);
-                    }
-                    last = now;
-                }
-                None => report_host_cpu_idle(f64::NAN),
-            }
+            report_host_cpu_idle(sampler.sample().unwrap_or(f64::NAN));
         }
     })
+}
+
+fn read_proc_stat() -> Option<CpuTimes> {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .as_deref()
+        .and_then(parse_proc_stat)
+}
+
+/// The last readings of the host's CPU and of each quota's usage.
+struct IdleSampler {
+    host: Option<CpuTimes>,
+    quotas: Vec<QuotaUse>,
+    at: Instant,
+}
+
+struct QuotaUse {
+    level: QuotaLevel,
+    used: Option<Duration>,
+}
+
+impl IdleSampler {
+    /// Takes the first readings; the cgroup file system is at `cgroup_root` and the process's
+    /// cgroups are `self_cgroup` (the text of `/proc/self/cgroup`).
+    fn new(cgroup_root: &Path, self_cgroup: &str) -> Self {
+        let quotas = QuotaLevel::discover(cgroup_root, self_cgroup)
+            .into_iter()
+            .map(|level| QuotaUse {
+                used: level.read_usage(),
+                level,
+            })
+            .collect();
+        IdleSampler {
+            host: read_proc_stat(),
+            quotas,
+            at: Instant::now(),
+        }
+    }
+
+    /// The smallest idle share since the last sample, of the host and of every quota.
+    fn sample(&mut self) -> Option<f64> {
+        let now = Instant::now();
+        let wall = now.duration_since(std::mem::replace(&mut self.at, now));
+        let host = read_proc_stat();
+        let mut least = match (self.host, host) {
+            (Some(before), Some(after)) => idle_between(before, after),
+            _ => None,
+        };
+        self.host = host;
+        for quota in &mut self.quotas {
+            let used = quota.level.read_usage();
+            let delta = used
+                .zip(quota.used)
+                .and_then(|(after, before)| after.checked_sub(before));
+            quota.used = used;
+            if let Some(idle) = idle_under_quota(delta, quota.level.cpus, wall) {
+                least = Some(least.map_or(idle, |l| l.min(idle)));
+            }
+        }
+        least
+    }
 }
 
 #[cfg(test)]
@@ -152,5 +208,22 @@ mod tests {
         assert_eq!(idle_between(a, b), Some(0.1));
         assert_eq!(idle_between(a, a), None, "no time passed");
         assert_eq!(idle_between(b, a), None, "counters went back");
+    }
+
+    #[test]
+    fn a_busy_quota_wins_over_an_idle_host() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let write = |name: &str, text: &str| std::fs::write(r.join(name), text).unwrap();
+        write("cgroup.controllers", "cpu\n");
+        write("cpu.max", "200000 100000\n");
+        write("cpu.stat", "usage_usec 1000000\n");
+        let mut sampler = IdleSampler::new(r, "0::/\n");
+        assert_eq!(sampler.quotas.len(), 1);
+        // Far more than two CPUs' worth since the first reading: no headroom left, whatever
+        // the host's own counters say.
+        write("cpu.stat", "usage_usec 999000000\n");
+        assert_eq!(sampler.sample(), Some(0.0));
+        assert_eq!(sampler.quotas[0].used, Some(Duration::from_secs(999)));
     }
 }
