@@ -61,6 +61,9 @@ struct Entry {
     joined: bool,
     /// What it owes the shard's clock since its last step (see [`T38_TICKS_PER_STEP`]).
     owed: Debt,
+    /// Its media was T.38 after its last step: kept here so that a tick it sits out reads
+    /// nothing of the session.
+    t38: bool,
     /// The report as the call began, for a call that panics (its session is dropped).
     fallback: CallReport,
     guard: HangupGuard,
@@ -158,6 +161,7 @@ pub(super) async fn drive(session: Session) -> Outcome {
         watched: None,
         joined: false,
         owed: Debt::default(),
+        t38: false,
         fallback: fallback.clone(),
         guard: shard_guard,
         done,
@@ -300,6 +304,19 @@ impl Readiness {
         }
     }
 
+    /// On a tick a call sits out: lets its socket receive on its next step if the kernel
+    /// reported it now (the report comes once), touching the session only then.
+    fn note_reported(&self, entry: &mut Entry) {
+        let Some(key) = entry.watched.and_then(|fd| usize::try_from(fd).ok()) else {
+            return;
+        };
+        if self.ready.binary_search(&key).is_ok() {
+            if let Some(socket) = entry.session.media_socket_mut() {
+                socket.mark_ready();
+            }
+        }
+    }
+
     /// A call leaves the shard: its socket (still open for the call's tail) is no longer
     /// watched and asks the kernel on every receive again.
     fn release(&self, entry: &mut Entry) {
@@ -338,17 +355,14 @@ impl Debt {
 fn step_all(calls: &mut Vec<Entry>, skip: u64, readiness: &Readiness, events: bool) {
     let mut i = 0;
     while let Some(entry) = calls.get_mut(i) {
-        readiness.prepare(entry);
-        let per_step = if entry.session.media_is_t38() {
-            T38_TICKS_PER_STEP
-        } else {
-            1
-        };
+        let per_step = if entry.t38 { T38_TICKS_PER_STEP } else { 1 };
         let events = events || !entry.joined;
         let Some(due) = entry.owed.tick(skip, events, per_step) else {
+            readiness.note_reported(entry);
             i += 1;
             continue;
         };
+        readiness.prepare(entry);
         entry.joined = true;
         let run = |session: &mut Session| {
             let mut flow = session.step(due.skip, due.events);
@@ -361,7 +375,10 @@ fn step_all(calls: &mut Vec<Entry>, skip: u64, readiness: &Readiness, events: bo
             flow
         };
         match catch_unwind(AssertUnwindSafe(|| run(&mut entry.session))) {
-            Ok(Flow::Go) => i += 1,
+            Ok(Flow::Go) => {
+                entry.t38 = entry.session.media_is_t38();
+                i += 1;
+            }
             Ok(Flow::Stop) => {
                 let mut entry = calls.swap_remove(i);
                 readiness.release(&mut entry);
