@@ -53,6 +53,26 @@ pub fn free_port_on(ip: IpAddr) -> u16 {
     }
 }
 
+/// The first of four consecutive UDP ports on `ip` that were free a moment ago, for sipp's
+/// `-mp`: sipp binds audio RTP and RTCP there and video RTP and RTCP on the next two, and a
+/// busy video port fails the whole run ("Unable to bind video RTP socket").
+pub fn free_media_ports_on(ip: IpAddr) -> u16 {
+    loop {
+        let first = std::net::UdpSocket::bind((ip, 0)).unwrap();
+        let port = first.local_addr().unwrap().port();
+        let Some(last) = port.checked_add(3) else {
+            continue;
+        };
+        // Held together while checked, so none of them is handed out in between.
+        let rest: Result<Vec<_>, _> = (port + 1..=last)
+            .map(|p| std::net::UdpSocket::bind((ip, p)))
+            .collect();
+        if rest.is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A UDP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     free_port_on(lo())
@@ -116,7 +136,7 @@ pub fn sipp_with(
             "1",
         ])
         .args(["-t", opts.transport])
-        .args(["-mp", &free_port_on(opts.ip).to_string()])
+        .args(["-mp", &free_media_ports_on(opts.ip).to_string()])
         .args(["-timeout", "20s", "-timeout_error", "-nostdin"])
         .args(["-trace_msg", "-trace_err", "-trace_logs"])
         .stdin(Stdio::null())
