@@ -7,7 +7,7 @@
 //!
 //! The reading is host-wide (`/proc/stat`), as FreeSWITCH's: other processes' load counts,
 //! which is the point on a shared host. Under a container's CPU quota the share left of the
-//! quota counts too, whichever is smaller (see [`super::cpu_quota`]); embedders that measure
+//! quota counts too, whichever is smaller (see `call::cpu_quota`); embedders that measure
 //! otherwise report their own figure with [`report_host_cpu_idle`].
 
 use std::path::Path;
@@ -79,7 +79,7 @@ pub fn host_cpu_idle() -> Option<f64> {
     (permille != UNKNOWN).then(|| f64::from(permille) / 1000.0)
 }
 
-/// Reads `/proc/stat` and the quotas of the process's cgroups (see [`super::cpu_quota`])
+/// Reads `/proc/stat` and the quotas of the process's cgroups (see `call::cpu_quota`)
 /// every `every`, and reports the smallest idle share over each interval, until the runtime
 /// ends. Where neither can be read the reading stays unknown, and the guard ignores it (said
 /// once in the log). Must run inside a tokio runtime.
@@ -157,7 +157,8 @@ impl IdleSampler {
                 .zip(quota.used)
                 .and_then(|(after, before)| after.checked_sub(before));
             quota.used = used;
-            if let Some(idle) = idle_under_quota(delta, quota.level.cpus, wall) {
+            // A counter that went backwards (the cgroup was recreated) says nothing this time.
+            if let Some(idle) = delta.and_then(|d| idle_under_quota(d, quota.level.cpus, wall)) {
                 least = Some(least.map_or(idle, |l| l.min(idle)));
             }
         }

@@ -76,13 +76,10 @@ pub fn parse_self_cgroup(text: &str) -> (Option<&str>, Option<&str>) {
 }
 
 /// The idle share (0.0–1.0) of a quota of `cpus` over `wall`, in which the cgroup used
-/// `used`; `None` when no time passed or the usage went backwards.
-pub fn idle_under_quota(used: Option<Duration>, cpus: f64, wall: Duration) -> Option<f64> {
+/// `used`; `None` when no time passed.
+pub fn idle_under_quota(used: Duration, cpus: f64, wall: Duration) -> Option<f64> {
     let allowed = wall.as_secs_f64() * cpus;
-    if allowed <= 0.0 {
-        return None;
-    }
-    Some((1.0 - used?.as_secs_f64() / allowed).clamp(0.0, 1.0))
+    (allowed > 0.0).then(|| (1.0 - used.as_secs_f64() / allowed).clamp(0.0, 1.0))
 }
 
 /// The ancestors of `path` (a cgroup path such as `/a/b`), itself first, the root last.
@@ -188,14 +185,9 @@ mod tests {
     #[test]
     fn idle_share_of_a_quota() {
         let s = Duration::from_secs;
-        assert_eq!(idle_under_quota(Some(s(1)), 2.0, s(1)), Some(0.5));
-        assert_eq!(
-            idle_under_quota(Some(s(3)), 2.0, s(1)),
-            Some(0.0),
-            "bursting"
-        );
-        assert_eq!(idle_under_quota(None, 2.0, s(1)), None);
-        assert_eq!(idle_under_quota(Some(s(0)), 2.0, s(0)), None);
+        assert_eq!(idle_under_quota(s(1), 2.0, s(1)), Some(0.5));
+        assert_eq!(idle_under_quota(s(3), 2.0, s(1)), Some(0.0), "bursting");
+        assert_eq!(idle_under_quota(s(0), 2.0, s(0)), None);
     }
 
     fn write(dir: &Path, name: &str, text: &str) {

@@ -15,7 +15,7 @@ pub mod bridge;
 mod clock;
 mod config;
 pub mod cpu_idle;
-pub mod cpu_quota;
+mod cpu_quota;
 pub mod debug;
 mod dial;
 mod doorbell;

@@ -299,9 +299,14 @@ impl Readiness {
                 tracing::debug!("media socket not watched: {e}");
             }
             entry.watched = Some(fd);
-        } else if self.ready.binary_search(&key).is_ok() {
+        } else if self.reported(key) {
             socket.mark_ready();
         }
+    }
+
+    /// Whether the kernel reported the socket under `key` this tick.
+    fn reported(&self, key: usize) -> bool {
+        self.ready.binary_search(&key).is_ok()
     }
 
     /// On a tick a call sits out: lets its socket receive on its next step if the kernel
@@ -310,7 +315,7 @@ impl Readiness {
         let Some(key) = entry.watched.and_then(|fd| usize::try_from(fd).ok()) else {
             return;
         };
-        if self.ready.binary_search(&key).is_ok() {
+        if self.reported(key) {
             if let Some(socket) = entry.session.media_socket_mut() {
                 socket.mark_ready();
             }
